@@ -1,0 +1,1 @@
+"""Provisioning: binaries built from Go module sources, a Docker engine, base images."""

@@ -1,0 +1,263 @@
+"""The cluster's binaries: fetched from a release host when one answers, else built from source.
+
+Layout of the cache (see :func:`k8snotes.paths.cache_dir`)::
+
+    <cache>/kubernetes/v1.37.2/bin/{kube-apiserver,...,kubeadm,kubectl}
+    <cache>/etcd/v3.7.0/bin/etcd
+    <cache>/kwok/v0.8.0/bin/{kwok,kwokctl}
+    <cache>/kind/v0.33.0/bin/kind
+
+A group is complete when its ``complete.json`` exists; a warm cache builds
+nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import shutil
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from k8snotes import paths, versions
+from k8snotes.progress import console, step
+from k8snotes.provision.gobuild import GoWorkspace, staging_replaces, version_ldflags, workspace
+
+ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+
+KUBERNETES_COMMANDS = (
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubelet",
+    "kube-proxy",
+    "kubeadm",
+    "kubectl",
+)
+"""Commands built from ``k8s.io/kubernetes``."""
+
+
+@dataclass(frozen=True)
+class BinaryGroup:
+    """Binaries that come from one source at one version.
+
+    Attributes:
+        name: Cache folder name (``kubernetes``, ``etcd`` ...).
+        version: Pinned version, from :mod:`k8snotes.versions`.
+        binaries: File names that end up in ``bin/``.
+        build: Builds the binaries from Go module sources into a folder.
+        releases: Map of binary name to (URL, SHA-256 URL) of an official release.
+    """
+
+    name: str
+    version: str
+    binaries: tuple[str, ...]
+    build: Callable[[GoWorkspace, Path, Path], None]
+    releases: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        """``<cache>/<name>/<version>``."""
+        return paths.cache_dir() / self.name / self.version
+
+    @property
+    def bin_dir(self) -> Path:
+        """Where this group's binaries live."""
+        return self.root / "bin"
+
+    def path(self, binary: str) -> Path:
+        """Absolute path of one of this group's binaries."""
+        if binary not in self.binaries:
+            raise KeyError(f"{binary} is not part of {self.name}")
+        return self.bin_dir / binary
+
+    def is_complete(self) -> bool:
+        """True when every binary is in the cache."""
+        return (self.root / "complete.json").exists() and all(
+            (self.bin_dir / b).exists() for b in self.binaries
+        )
+
+
+def _build_kubernetes(ws: GoWorkspace, out: Path, root: Path) -> None:
+    version = versions.KUBERNETES
+    ws.init()
+    info = ws.download_json("k8s.io/kubernetes", version)
+    replaces = staging_replaces(Path(info["GoMod"]).read_text(), versions.KUBERNETES_STAGING)
+    with (ws.module / "go.mod").open("a") as gomod:
+        gomod.write("\nreplace (\n")
+        gomod.writelines(f"\t{mod} => {target}\n" for mod, target in sorted(replaces.items()))
+        gomod.write(")\n")
+    packages = [f"k8s.io/kubernetes/cmd/{cmd}" for cmd in KUBERNETES_COMMANDS]
+    ws.go("get", *(f"{p}@{version}" for p in packages))
+    ldflags = version_ldflags(
+        version, ["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"]
+    )
+    ws.build(packages, out, ldflags=ldflags, tags="selinux,notest,grpcnotrace")
+    # Sources the kind node image needs later (the pause container).
+    src = root / "src"
+    src.mkdir(parents=True, exist_ok=True)
+    shutil.copy(Path(info["Dir"]) / "build" / "pause" / "linux" / "pause.c", src / "pause.c")
+
+
+def _build_etcd(ws: GoWorkspace, out: Path, root: Path) -> None:
+    # `go install go.etcd.io/etcd/server/v3@...` fails on etcd's relative replaces;
+    # requiring it from a module of our own works (its root package is etcd's main).
+    ws.init()
+    ws.go("get", f"go.etcd.io/etcd/server/v3@{versions.ETCD}")
+    ws.build(["go.etcd.io/etcd/server/v3"], out)
+    # go names the binary after the last path element that is not a major version.
+    (out / "server").rename(out / "etcd")
+
+
+def _go_install(*packages: str, ldflags: str = "") -> Callable[[GoWorkspace, Path, Path], None]:
+    def build(ws: GoWorkspace, out: Path, root: Path) -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        ws.env["GOBIN"] = str(out)
+        ws.go("install", "-trimpath", "-ldflags", f"-s -w {ldflags}".strip(), *packages)
+
+    return build
+
+
+def _gh(repo: str, version: str, asset: str, sums: str) -> tuple[str, str]:
+    base = f"https://github.com/{repo}/releases/download/{version}"
+    return f"{base}/{asset}", f"{base}/{sums}"
+
+
+KUBERNETES = BinaryGroup(
+    "kubernetes",
+    versions.KUBERNETES,
+    KUBERNETES_COMMANDS,
+    _build_kubernetes,
+    {
+        cmd: (
+            f"https://dl.k8s.io/release/{versions.KUBERNETES}/bin/linux/{ARCH}/{cmd}",
+            f"https://dl.k8s.io/release/{versions.KUBERNETES}/bin/linux/{ARCH}/{cmd}.sha256",
+        )
+        for cmd in KUBERNETES_COMMANDS
+    },
+)
+ETCD = BinaryGroup("etcd", versions.ETCD, ("etcd",), _build_etcd)
+KWOK = BinaryGroup(
+    "kwok",
+    versions.KWOK,
+    ("kwok", "kwokctl"),
+    _go_install(
+        f"sigs.k8s.io/kwok/cmd/kwok@{versions.KWOK}",
+        f"sigs.k8s.io/kwok/cmd/kwokctl@{versions.KWOK}",
+        ldflags=f"-X sigs.k8s.io/kwok/pkg/consts.Version={versions.KWOK.lstrip('v')}",
+    ),
+    {
+        name: _gh("kubernetes-sigs/kwok", versions.KWOK, f"{name}-linux-{ARCH}", "")
+        for name in ("kwok", "kwokctl")
+    },
+)
+KIND = BinaryGroup(
+    "kind",
+    versions.KIND,
+    ("kind",),
+    _go_install(f"sigs.k8s.io/kind@{versions.KIND}"),
+    {
+        "kind": _gh(
+            "kubernetes-sigs/kind",
+            versions.KIND,
+            f"kind-linux-{ARCH}",
+            f"kind-linux-{ARCH}.sha256sum",
+        )
+    },
+)
+
+GROUPS: dict[str, BinaryGroup] = {g.name: g for g in (KUBERNETES, ETCD, KWOK, KIND)}
+"""Every binary group, by name."""
+
+
+def host_answers(url: str, timeout: float = 3.0) -> bool:
+    """True when an HTTP(S) host answers at all within ``timeout`` seconds."""
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout)
+    except urllib.error.HTTPError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def download_verified(url: str, sha_url: str, dest: Path, timeout: float = 60.0) -> None:
+    """Download ``url`` to ``dest``, checking it against the SHA-256 at ``sha_url``.
+
+    An empty ``sha_url`` means the release publishes no checksum for the asset.
+    The file appears at ``dest`` only once complete and verified.
+    """
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        data = resp.read()
+    if sha_url:
+        with urllib.request.urlopen(sha_url, timeout=timeout) as resp:
+            expected = resp.read().decode().split()[0]
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != expected:
+            raise RuntimeError(f"checksum mismatch for {url}: {actual} != {expected}")
+    tmp = dest.with_suffix(".part")
+    tmp.write_bytes(data)
+    tmp.chmod(0o755)
+    tmp.rename(dest)
+
+
+def _fetch_releases(group: BinaryGroup, out: Path) -> bool:
+    if not group.releases or not all(b in group.releases for b in group.binaries):
+        return False
+    first_url = next(iter(group.releases.values()))[0]
+    if not host_answers(first_url):
+        return False
+    out.mkdir(parents=True, exist_ok=True)
+    for binary in group.binaries:
+        url, sha_url = group.releases[binary]
+        download_verified(url, sha_url, out / binary)
+    return True
+
+
+def ensure(group: BinaryGroup, *, allow_download: bool = True) -> Path:
+    """Make ``group``'s binaries present in the cache and return their folder.
+
+    A complete cache returns at once. Otherwise an official release is
+    downloaded if its host answers, else the group is built from Go module
+    sources in a throw-away workspace whose caches are deleted afterwards.
+    """
+    if group.is_complete():
+        return group.bin_dir
+    root = group.root
+    root.mkdir(parents=True, exist_ok=True)
+    staging = root / "bin.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    start = time.monotonic()
+    source = "release"
+    if not (allow_download and _fetch_releases(group, staging)):
+        source = "go-source"
+        with step(f"building {group.name} {group.version} from Go module sources"):
+            with workspace(paths.cache_dir() / "tmp") as ws:
+                group.build(ws, staging, root)
+    shutil.rmtree(group.bin_dir, ignore_errors=True)
+    staging.rename(group.bin_dir)
+    missing = [b for b in group.binaries if not (group.bin_dir / b).exists()]
+    if missing:
+        raise RuntimeError(f"{group.name}: build did not produce {missing}")
+    (root / "complete.json").write_text(
+        json.dumps(
+            {"source": source, "version": group.version, "seconds": round(time.monotonic() - start, 1)}
+        )
+    )
+    return group.bin_dir
+
+
+def ensure_all(names: list[str] | None = None) -> dict[str, Path]:
+    """:func:`ensure` every group named (all by default); returns their bin folders."""
+    result = {}
+    for name in names or list(GROUPS):
+        group = GROUPS[name]
+        if group.is_complete():
+            console.print(f"[k8snotes] {name} {group.version}: cached")
+        result[name] = ensure(group)
+    return result

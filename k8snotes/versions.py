@@ -1,0 +1,34 @@
+"""Every pinned version of what the project provisions, in one place.
+
+Change a version here and the cache key of everything built from it changes
+with it, so a warm machine rebuilds exactly what the change touches.
+"""
+
+from __future__ import annotations
+
+KUBERNETES = "v1.37.2"
+"""Kubernetes release the test clusters run (control plane, kubelet, kubeadm)."""
+
+KUBERNETES_STAGING = "v0.37.2"
+"""Version of the ``k8s.io/*`` staging modules that match :data:`KUBERNETES`."""
+
+ETCD = "v3.7.0"
+"""etcd version that Kubernetes v1.37.2 pins."""
+
+KWOK = "v0.8.0"
+"""kwok and kwokctl."""
+
+KIND = "v0.33.0"
+"""kind, the Kubernetes-in-Docker tool readers use."""
+
+CRICTL = "v1.37.0"
+"""cri-tools' crictl, which ``kind load`` needs inside the node."""
+
+COREDNS = "v1.14.6"
+"""CoreDNS, the version kubeadm v1.37.2 deploys."""
+
+PAUSE = "3.10.2"
+"""The pause (sandbox) image tag kubeadm v1.37.2 expects."""
+
+GO_PROXY = "https://proxy.golang.org"
+"""Where Go module sources come from when release binaries cannot be fetched."""
