@@ -3,14 +3,153 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from k8snotes import paths
 from k8snotes.provision import binaries
 
 
 def _cmd_setup(args: argparse.Namespace) -> int:
-    binaries.ensure_all()
+    """Provision what the tests need, all cached: binaries, and Docker where it can run."""
+    binaries.ensure_all(["kubernetes", "etcd", "kwok", "kind"])
+    from k8snotes.cluster.registry import docker_usable
+
+    if docker_usable():
+        try:
+            from k8snotes.provision import docker
+        except ImportError:
+            return 0
+        started = not docker.engine_running()
+        docker.ensure_engine()
+        docker.ensure_base_image()
+        try:
+            from k8snotes.provision import nodeimage
+
+            if hasattr(nodeimage, "ensure_node_image"):
+                nodeimage.ensure_node_image()
+        finally:
+            if started:
+                docker.stop_engine()
+    return 0
+
+
+def _pages(names: Sequence[str]) -> list[Path]:
+    root = paths.project_root()
+    if not names:
+        return sorted((root / "docs").rglob("*.md"))
+    # Relative to the working directory, else to the checkout (as pytest's node ids are).
+    return [Path(n).resolve() if Path(n).exists() else root / n for n in names]
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    """Each block of each page and what will happen to it."""
+    from k8snotes.markdown import PageError, parse_page
+    from k8snotes.markdown.includes import Includes
+
+    root = paths.project_root()
+    includes = Includes(root / "mkdocs.yml")
+    status = 0
+    for page in _pages(args.pages):
+        try:
+            blocks = parse_page(page, includes, root)
+        except PageError as exc:
+            print(f"ERROR {exc}")
+            status = 1
+            continue
+        for block in blocks:
+            if block.meta.get("output"):
+                what = "checked as output of the block before"
+            elif "skip" in block.meta:
+                what = f"skipped: {block.meta['skip']}"
+            elif block.language == "mermaid":
+                what = "diagram (browser test)"
+            elif block.meta.get("background"):
+                what = f"background, port {block.meta.get('port', '-')}"
+            elif block.language in {"yaml", "yml"}:
+                what = "schema + server dry run" + (" + apply" if block.meta.get("apply") else "")
+            else:
+                what = "run"
+            req = f" (requires {','.join(block.requires)})" if block.requires else ""
+            print(f"{block.location:55s} {block.language:10s} {what}{req}")
+    return status
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    """Run one page's blocks with live output (pytest underneath)."""
+    import pytest
+
+    extra = ["-p", "no:xdist"] if args.live else []
+    argv = [*args.pages, "-v", *extra, "-p", "no:cacheprovider"]
+    if args.keep:
+        argv.append("--k8snotes-keep")
+    if args.backend:
+        argv += ["--k8snotes-backend", args.backend]
+    return int(pytest.main(argv))
+
+
+def _backend(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from k8snotes.cluster.registry import get_backend
+
+    return get_backend(args.backend, getattr(args, "context", None))
+
+
+def _cmd_cluster(args: argparse.Namespace) -> int:
+    backend = _backend(args)
+    if args.action == "up":
+        from k8snotes.cluster.registry import shared_cluster
+        from k8snotes.runner.environment import prepare_cluster
+
+        info = shared_cluster(backend, "cli", prepare_cluster)
+        print(f"cluster {info.name} ({info.backend}) is up")
+        print(f"kubeconfig: {info.kubeconfig}")
+        print(f"context:    {info.context}")
+        print("use it in a shell:")
+        print(f"  export KUBECONFIG={info.kubeconfig} KUBECACHEDIR={backend.kubecache}")
+        return 0
+    if args.action == "down":
+        backend.down()
+        from k8snotes.runner.environment import release_environment
+
+        release_environment("cli")
+        print(f"cluster {backend.cluster_name} ({backend.name}) is down")
+        return 0
+    if args.action == "status":
+        info = backend.info()
+        up = backend.is_up()
+        print(f"{backend.name}/{backend.cluster_name}: {'up' if up else 'down'}")
+        if info and up:
+            print(f"kubeconfig: {info.kubeconfig}\ncapabilities: {', '.join(info.capabilities)}"
+                  f"\npods: {'real' if info.real_pods else 'simulated'}")
+        return 0 if up else 3
+    if args.action == "load-image":
+        backend.load_image(args.image)
+        return 0
+    return 2
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    """What is available here, and what each backend would need."""
+    from k8snotes.cluster.registry import BACKENDS, default_backend_name, docker_usable, get_backend
+
+    print(f"cache: {paths.cache_dir()}")
+    for name, group in binaries.GROUPS.items():
+        print(f"  {name:11s} {group.version:9s} {'cached' if group.is_complete() else 'missing'}")
+    print(f"go: {shutil.which('go') or 'missing (needed to build binaries that are not cached)'}")
+    print(f"docker: {'usable' if docker_usable() else 'not available'}")
+    for name in BACKENDS:
+        if name == "existing":
+            print("backend existing: only when asked, with --k8snotes-context NAME")
+            continue
+        try:
+            why = get_backend(name).available()
+        except Exception as exc:  # noqa: BLE001
+            why = str(exc)
+        print(f"backend {name}: {'ready' if why is None else why}")
+    print(f"default backend: {default_backend_name()}")
     return 0
 
 
@@ -18,13 +157,35 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``k8snotes`` command."""
     parser = argparse.ArgumentParser(prog="k8snotes", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    setup = sub.add_parser("setup", help="provision everything the tests need (cached)")
-    setup.set_defaults(func=_cmd_setup)
+    p = sub.add_parser("setup", help="provision everything the tests need (cached)")
+    p.set_defaults(func=_cmd_setup)
+    p = sub.add_parser("list", help="each block of the pages and what will happen to it")
+    p.add_argument("pages", nargs="*")
+    p.set_defaults(func=_cmd_list)
+    p = sub.add_parser("run", help="run pages' blocks against the test cluster, with live output")
+    p.add_argument("pages", nargs="+")
+    p.add_argument("--backend", choices=["kind", "kwok"], default=None)
+    p.add_argument("--keep", action="store_true", help="leave the cluster up afterwards")
+    p.add_argument("--live", action="store_true", default=True, help=argparse.SUPPRESS)
+    p.set_defaults(func=_cmd_run)
+    p = sub.add_parser("cluster", help="the test cluster: up, down, status, load-image")
+    csub = p.add_subparsers(dest="action", required=True)
+    for action in ("up", "down", "status"):
+        a = csub.add_parser(action)
+        a.add_argument("--backend", choices=["kind", "kwok", "existing"], default=None)
+        a.add_argument("--context", default=None)
+    a = csub.add_parser("load-image")
+    a.add_argument("image")
+    a.add_argument("--backend", choices=["kind", "kwok"], default=None)
+    p.set_defaults(func=_cmd_cluster)
+    p = sub.add_parser("doctor", help="what is available here and what each backend needs")
+    p.set_defaults(func=_cmd_doctor)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
+    os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 

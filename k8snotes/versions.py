@@ -30,5 +30,20 @@ COREDNS = "v1.14.6"
 PAUSE = "3.10.2"
 """The pause (sandbox) image tag kubeadm v1.37.2 expects."""
 
+LOCAL_PATH_PROVISIONER = "v0.0.30"
+"""Rancher's local-path-provisioner, kind's default StorageClass provisioner."""
+
+METRICS_SERVER = "v0.9.0"
+"""metrics-server, so ``kubectl top`` answers."""
+
+TRAEFIK = "v3.6.12"
+"""Traefik, the ingress controller and Gateway API implementation (v3.7.x does not build here)."""
+
+GATEWAY_API = "v1.4.0"
+"""Gateway API CRDs: the version Traefik :data:`TRAEFIK` requires in its ``go.mod``."""
+
+DEBIAN_SUITE = "bookworm"
+"""Debian release the base image (``debian:bookworm-slim``) is made from."""
+
 GO_PROXY = "https://proxy.golang.org"
 """Where Go module sources come from when release binaries cannot be fetched."""

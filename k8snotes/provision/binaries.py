@@ -6,6 +6,9 @@ Layout of the cache (see :func:`k8snotes.paths.cache_dir`)::
     <cache>/etcd/v3.7.0/bin/etcd
     <cache>/kwok/v0.8.0/bin/{kwok,kwokctl}
     <cache>/kind/v0.33.0/bin/kind
+    <cache>/coredns/v1.14.6/bin/coredns          (and crictl, local-path-provisioner,
+    <cache>/traefik/v3.6.12/bin/traefik           metrics-server the same way)
+    <cache>/gateway-api/v1.4.0/bin/standard-install.yaml
 
 A group is complete when its ``complete.json`` exists; a warm cache builds
 nothing.
@@ -171,7 +174,144 @@ KIND = BinaryGroup(
     },
 )
 
-GROUPS: dict[str, BinaryGroup] = {g.name: g for g in (KUBERNETES, ETCD, KWOK, KIND)}
+
+def gomod_replaces(go_mod: str) -> list[str]:
+    """The ``replace`` directives of a ``go.mod``, one ``old => new`` string each.
+
+    Handles both the single-line form and ``replace ( ... )`` blocks. A module
+    that requires another one must repeat its replaces (Go ignores the
+    dependency's own), which is why ``go install`` refuses such modules.
+    """
+    found: list[str] = []
+    in_block = False
+    for raw in go_mod.splitlines():
+        line = raw.split("//", 1)[0].strip()
+        if in_block:
+            if line == ")":
+                in_block = False
+            elif "=>" in line:
+                found.append(line)
+        elif line.startswith("replace"):
+            rest = line[len("replace") :].strip()
+            if rest == "(":
+                in_block = True
+            elif "=>" in rest:
+                found.append(rest)
+    return found
+
+
+def gomod_require(go_mod: str, module: str) -> str | None:
+    """The version ``go_mod`` requires of ``module``, or ``None``."""
+    for raw in go_mod.splitlines():
+        parts = raw.split("//", 1)[0].split()
+        if parts[:1] == ["require"]:
+            parts = parts[1:]
+        if len(parts) == 2 and parts[0] == module:
+            return parts[1]
+    return None
+
+
+TRAEFIK_MODULE = "github.com/traefik/traefik/v3"
+
+
+def _build_traefik(ws: GoWorkspace, out: Path, root: Path) -> None:
+    # `go install` refuses Traefik (its go.mod has replace lines): require it from a
+    # module of our own that imports its main package and repeats its replaces.
+    ws.init()
+    info = ws.download_json(TRAEFIK_MODULE, versions.TRAEFIK)
+    go_mod = Path(info["GoMod"]).read_text()
+    wanted = gomod_require(go_mod, "sigs.k8s.io/gateway-api")
+    if wanted != versions.GATEWAY_API:
+        raise RuntimeError(
+            f"Traefik {versions.TRAEFIK} requires gateway-api {wanted}, "
+            f"versions.GATEWAY_API says {versions.GATEWAY_API}"
+        )
+    with (ws.module / "go.mod").open("a") as f:
+        f.write("\nreplace (\n" + "".join(f"\t{r}\n" for r in gomod_replaces(go_mod)) + ")\n")
+    (ws.module / "tools.go").write_text(
+        f'//go:build tools\n\npackage tools\n\nimport _ "{TRAEFIK_MODULE}/cmd/traefik"\n'
+    )
+    ws.go("get", f"{TRAEFIK_MODULE}@{versions.TRAEFIK}")
+    ws.go("mod", "tidy")
+    ws.build(
+        [f"{TRAEFIK_MODULE}/cmd/traefik"],
+        out,
+        ldflags=f"-X {TRAEFIK_MODULE}/pkg/version.Version={versions.TRAEFIK}",
+    )
+
+
+def _fetch_gateway_crds(ws: GoWorkspace, out: Path, root: Path) -> None:
+    # The release asset standard-install.yaml is not in the module zip; it is the
+    # standard channel's CRD files joined.
+    ws.init()
+    info = ws.download_json("sigs.k8s.io/gateway-api", versions.GATEWAY_API)
+    crds = sorted((Path(info["Dir"]) / "config" / "crd" / "standard").glob("gateway*.yaml"))
+    if not crds:
+        raise RuntimeError(f"no CRDs in sigs.k8s.io/gateway-api@{versions.GATEWAY_API}")
+    out.mkdir(parents=True, exist_ok=True)
+    text = "".join(
+        ("" if i == 0 else "---\n") + c.read_text().rstrip("\n") + "\n" for i, c in enumerate(crds)
+    )
+    (out / "standard-install.yaml").write_text(text)
+
+
+COREDNS = BinaryGroup(
+    "coredns",
+    versions.COREDNS,
+    ("coredns",),
+    _go_install(f"github.com/coredns/coredns@{versions.COREDNS}"),
+)
+CRICTL = BinaryGroup(
+    "crictl",
+    versions.CRICTL,
+    ("crictl",),
+    _go_install(
+        f"sigs.k8s.io/cri-tools/cmd/crictl@{versions.CRICTL}",
+        ldflags=f"-X sigs.k8s.io/cri-tools/pkg/version.Version={versions.CRICTL}",
+    ),
+)
+LOCAL_PATH_PROVISIONER = BinaryGroup(
+    "local-path-provisioner",
+    versions.LOCAL_PATH_PROVISIONER,
+    ("local-path-provisioner",),
+    _go_install(
+        f"github.com/rancher/local-path-provisioner@{versions.LOCAL_PATH_PROVISIONER}",
+        ldflags=f"-X main.VERSION={versions.LOCAL_PATH_PROVISIONER}",
+    ),
+)
+METRICS_SERVER = BinaryGroup(
+    "metrics-server",
+    versions.METRICS_SERVER,
+    ("metrics-server",),
+    _go_install(
+        f"sigs.k8s.io/metrics-server/cmd/metrics-server@{versions.METRICS_SERVER}",
+        ldflags=version_ldflags(
+            versions.METRICS_SERVER,
+            ["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"],
+        ),
+    ),
+)
+TRAEFIK = BinaryGroup("traefik", versions.TRAEFIK, ("traefik",), _build_traefik)
+GATEWAY_API = BinaryGroup(
+    "gateway-api", versions.GATEWAY_API, ("standard-install.yaml",), _fetch_gateway_crds
+)
+"""Not a binary: the Gateway API CRDs, cached the same way."""
+
+GROUPS: dict[str, BinaryGroup] = {
+    g.name: g
+    for g in (
+        KUBERNETES,
+        ETCD,
+        KWOK,
+        KIND,
+        COREDNS,
+        CRICTL,
+        LOCAL_PATH_PROVISIONER,
+        METRICS_SERVER,
+        TRAEFIK,
+        GATEWAY_API,
+    )
+}
 """Every binary group, by name."""
 
 
@@ -246,7 +386,11 @@ def ensure(group: BinaryGroup, *, allow_download: bool = True) -> Path:
         raise RuntimeError(f"{group.name}: build did not produce {missing}")
     (root / "complete.json").write_text(
         json.dumps(
-            {"source": source, "version": group.version, "seconds": round(time.monotonic() - start, 1)}
+            {
+                "source": source,
+                "version": group.version,
+                "seconds": round(time.monotonic() - start, 1),
+            }
         )
     )
     return group.bin_dir

@@ -102,7 +102,9 @@ def staging_replaces(kubernetes_go_mod: str, staging_version: str) -> dict[str, 
     that requires it cannot see. Read those lines from its own ``go.mod`` and
     map each module to its published version instead.
     """
-    found = {m.group(1): f"{m.group(1)} {staging_version}" for m in _STAGING.finditer(kubernetes_go_mod)}
+    found = {
+        m.group(1): f"{m.group(1)} {staging_version}" for m in _STAGING.finditer(kubernetes_go_mod)
+    }
     if not found:
         raise GoBuildError("no staging replaces found in k8s.io/kubernetes go.mod")
     return found

@@ -1,0 +1,1 @@
+"""Test clusters behind one small interface; they know nothing of pages."""

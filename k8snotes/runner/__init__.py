@@ -1,0 +1,1 @@
+"""Running a page's blocks: a shell session, output matching, background processes."""

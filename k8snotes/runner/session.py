@@ -1,0 +1,368 @@
+"""A page's scenario: its working directory, namespace, kubeconfig and shell, block by block.
+
+The session knows the cluster only through a :class:`~k8snotes.cluster.base.ClusterInfo`
+(kubeconfig, capabilities); it knows nothing of how the cluster was made.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import kubernetes_validate
+import yaml
+
+from k8snotes.cluster.base import ClusterInfo
+from k8snotes.markdown.blocks import Block
+from k8snotes.runner.output import output_diff, output_matches
+from k8snotes.runner.shell import Result, ShellSession, kill_group
+
+DEFAULT_TIMEOUT = 60.0
+KUBERNETES_SCHEMA_VERSION = "1.37.0"
+
+NOT_EXECUTED = {
+    "mermaid": "diagram: rendered in the browser (checked by the browser tests), nothing to execute",
+}
+"""Languages that are never executed, with the reason counted in the report."""
+
+_INTERACTIVE = re.compile(r"(?:\s-it\b|\s-ti\b|--tty\b|\s-t\s.*-i\b|\bkubectl\s+edit\b)")
+
+
+class BlockFailure(Exception):
+    """A block did not do what the page says; the message is the full report."""
+
+
+class BlockSkipped(Exception):
+    """A block was not run; the message is the reason (counted in the summary)."""
+
+
+@dataclass
+class Outcome:
+    """How one block went, for the report."""
+
+    block: Block
+    status: str  # "passed", "failed", "skipped"
+    reason: str = ""
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def page_slug(page: Path) -> str:
+    """A DNS-1123 label for the page (``tasks/make-it-a-deployment.md`` -> ``make-it-a-deployment``)."""
+    slug = re.sub(r"[^a-z0-9-]+", "-", page.with_suffix("").name.lower()).strip("-")
+    return slug[:40].strip("-") or "page"
+
+
+def failure_report(block: Block, result: Result, expected: str | None = None,
+                   expected_line: int | None = None, expected_exit: int = 0) -> str:
+    """The report of a failing command: page and line, command, exit code, output, expected."""
+    lines = [
+        f"{block.location}: {block.language} block failed",
+        "command:",
+        *("    " + c for c in result.command.splitlines()),
+    ]
+    if result.timed_out:
+        lines.append("exit code: none: timed out, process group killed")
+    else:
+        lines.append(f"exit code: {result.exit_code} (expected {expected_exit})")
+    lines += ["output:", *("    " + o for o in (result.output.rstrip() or "(none)").splitlines())]
+    if expected is not None:
+        lines += ["", output_diff(expected, result.output, expected_line or block.line)]
+    return "\n".join(lines)
+
+
+def split_console(text: str) -> list[tuple[str, str, int]]:
+    """``$ ``-prompted commands of a console block with their expected output.
+
+    Returns ``(command, expected_output, offset_of_first_output_line)``;
+    a command continues on the next line while a line ends with ``\\``.
+    """
+    pairs: list[tuple[str, str, int]] = []
+    lines = text.rstrip("\n").split("\n")
+    i = 0
+    while i < len(lines):
+        if not lines[i].startswith("$ "):
+            raise ValueError(f"console block line {i + 1} is output with no $ command before it")
+        cmd = [lines[i][2:]]
+        while cmd[-1].endswith("\\") and i + 1 < len(lines):
+            i += 1
+            cmd.append(lines[i].removeprefix("> "))
+        i += 1
+        start = i
+        while i < len(lines) and not lines[i].startswith("$ "):
+            i += 1
+        pairs.append(("\n".join(cmd), "\n".join(lines[start:i]), start))
+    return pairs
+
+
+def wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes]) -> bool:
+    """Wait until 127.0.0.1:``port`` accepts a connection (False if ``proc`` died first)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.1)
+    return False
+
+
+class PageSession:
+    """Runs one page's blocks in order against one cluster.
+
+    Args:
+        page: The page, relative to the project root (``docs/tasks/x.md``).
+        root: The project root (holds ``snippets/``).
+        cluster: The cluster to run against.
+        capabilities: What this environment offers (cluster's plus ``docker``...).
+        extra_env: Added to the page's shell environment.
+        prelude: Shell code run before the first block.
+    """
+
+    def __init__(self, page: Path, root: Path, cluster: ClusterInfo, capabilities: set[str],
+                 extra_env: dict[str, str] | None = None, prelude: str = "") -> None:
+        self.page = page
+        self.root = root
+        self.cluster = cluster
+        self.capabilities = capabilities
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"k8snotes-{page_slug(page)}-"))
+        self.workdir = self.tmp / "work"
+        self.home = self.tmp / "home"
+        self.home.mkdir()
+        self._copy_snippets()
+        self.namespace = f"{page_slug(page)}-{uuid.uuid4().hex[:5]}"
+        self.kubeconfig = self.tmp / "kubeconfig"
+        self.background: list[tuple[Block, subprocess.Popen[bytes]]] = []
+        self.failed_at: Block | None = None
+        bin_dir = str(Path(sys.executable).parent)
+        env = {
+            **os.environ,
+            **(extra_env or {}),
+            "HOME": str(self.home),
+            "KUBECONFIG": str(self.kubeconfig),
+            "KUBECACHEDIR": str(self.tmp / "kubecache"),
+            "PATH": os.pathsep.join([bin_dir, *(extra_env or {}).get("PATH", os.environ["PATH"]).split(os.pathsep)]),
+            "K8SNOTES_NAMESPACE": self.namespace,
+            "TERM": "dumb",
+            "NO_COLOR": "1",
+            "PAGER": "cat",
+        }
+        self.env = env
+        self._make_namespace()
+        self.shell = ShellSession(self.workdir, env, prelude)
+
+    # -- set-up and tear-down -------------------------------------------------
+
+    def _copy_snippets(self) -> None:
+        rel = self.page.relative_to("docs").with_suffix("") if self.page.parts[0] == "docs" else self.page.with_suffix("")
+        src = self.root / "snippets" / rel
+        if src.is_dir():
+            shutil.copytree(src, self.workdir, symlinks=False)
+        else:
+            self.workdir.mkdir(parents=True)
+
+    def kubectl(self, *args: str, input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """kubectl on the page's kubeconfig (its namespace is the default)."""
+        return subprocess.run(["kubectl", *args], env=self.env, input=input, capture_output=True,
+                              text=True, timeout=timeout)
+
+    def _make_namespace(self) -> None:
+        shutil.copy(self.cluster.kubeconfig, self.kubeconfig)
+        self.kubeconfig.chmod(0o600)
+        for args in (
+            ("create", "namespace", self.namespace),
+            ("label", "namespace", self.namespace, "k8snotes.dev/created-by=k8snotes",
+             f"k8snotes.dev/page={page_slug(self.page)}"),
+            ("config", "set-context", "--current", f"--namespace={self.namespace}"),
+        ):
+            proc = self.kubectl(*args)
+            if proc.returncode != 0:
+                raise RuntimeError(f"kubectl {' '.join(args)}: {proc.stderr}")
+        # A namespace gets its default ServiceAccount a moment after creation.
+        deadline = time.monotonic() + 30
+        while self.kubectl("get", "serviceaccount", "default").returncode != 0:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+
+    def close(self) -> list[str]:
+        """Stop background processes, delete the namespace and the working files.
+
+        Returns what could not be cleaned, for the report.
+        """
+        problems = []
+        for block, proc in self.background:
+            kill_group(proc.pid)
+            if proc.poll() is None:
+                problems.append(f"{block.location}: background process {proc.pid} survived")
+        proc = self.kubectl("delete", "namespace", self.namespace, "--wait=false",
+                            "--ignore-not-found", timeout=60)
+        if proc.returncode != 0:
+            problems.append(f"namespace {self.namespace}: {proc.stderr.strip()}")
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        return problems
+
+    # -- blocks ---------------------------------------------------------------
+
+    def skip_reason(self, block: Block) -> str | None:
+        """Why ``block`` will not run here, or ``None`` when it will."""
+        if "skip" in block.meta:
+            return str(block.meta["skip"])
+        if block.language in NOT_EXECUTED:
+            return NOT_EXECUTED[block.language]
+        missing = [r for r in block.requires if r not in self.capabilities]
+        if missing:
+            return f"needs {', '.join(missing)}: not available on backend {self.cluster.backend}"
+        if self.failed_at is not None:
+            return f"an earlier block of this page failed ({self.failed_at.location})"
+        return None
+
+    def run_block(self, block: Block, output_block: Block | None = None) -> list[str]:
+        """Run one block; raise :class:`BlockFailure` or :class:`BlockSkipped`.
+
+        ``output_block`` is the ``output`` block that follows a shell block.
+        Returns notes for the report (for example, that pods were simulated).
+        """
+        reason = self.skip_reason(block)
+        if reason:
+            raise BlockSkipped(reason)
+        try:
+            if block.language in {"bash", "sh", "shell"}:
+                self._run_shell(block, output_block)
+            elif block.language == "console":
+                self._run_console(block)
+            elif block.language in {"yaml", "yml"}:
+                self._run_yaml(block)
+            elif block.language in {"python", "py", "python3"}:
+                self._run_python(block)
+            elif block.meta.get("output"):
+                raise BlockSkipped("checked as the output of the block before it")
+            else:
+                raise BlockFailure(
+                    f"{block.location}: no runner for a {block.language or 'plain'} block: "
+                    "run it, or give it skip=\"reason\""
+                )
+        except BlockFailure:
+            self.failed_at = block
+            raise
+        notes = []
+        if "kind create cluster" in block.text and "K8SNOTES_KIND_IMAGE" in self.env:
+            notes.append("kind create cluster ran with --image (local node image)")
+        if not self.cluster.real_pods and re.search(r"\bkubectl\b", block.text):
+            notes.append("pods simulated (kwok)")
+        return notes
+
+    def _check_interactive(self, block: Block, command: str) -> None:
+        if _INTERACTIVE.search(" " + command) and not ({"stdin", "editor"} & block.meta.keys()):
+            raise BlockFailure(
+                f"{block.location}: interactive command needs stdin=\"...\" or editor=\"...\" "
+                f"metadata, or skip=\"reason\":\n    {command}"
+            )
+
+    def _execute(self, block: Block, command: str) -> Result:
+        self._check_interactive(block, command)
+        timeout = float(block.meta.get("timeout", DEFAULT_TIMEOUT))  # type: ignore[arg-type]
+        if "editor" in block.meta:
+            self.shell.env["KUBE_EDITOR"] = str(block.meta["editor"])
+        try:
+            if "stdin" in block.meta:
+                from k8snotes.runner.tty import run_in_tty
+
+                return run_in_tty(self.shell, command, str(block.meta["stdin"]), timeout)
+            return self.shell.run(command, timeout=timeout)
+        finally:
+            self.shell.env.pop("KUBE_EDITOR", None)
+
+    def _until_ok(self, block: Block, attempt: callable) -> None:  # type: ignore[valid-type]
+        retry = float(block.meta.get("retry", 0))  # type: ignore[arg-type]
+        deadline = time.monotonic() + retry
+        while True:
+            try:
+                attempt()
+                return
+            except BlockFailure:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(1)
+
+    def _run_shell(self, block: Block, output_block: Block | None) -> None:
+        if block.meta.get("background"):
+            self._start_background(block)
+            return
+        expected_exit = int(block.meta.get("exit", 0))  # type: ignore[call-overload]
+
+        def attempt() -> None:
+            result = self._execute(block, block.text)
+            expected = output_block.text if output_block else None
+            if result.timed_out or result.exit_code != expected_exit or (
+                expected is not None and not output_matches(expected, result.output)
+            ):
+                raise BlockFailure(failure_report(
+                    block, result, expected, output_block.line + 1 if output_block else None,
+                    expected_exit))
+
+        self._until_ok(block, attempt)
+
+    def _run_console(self, block: Block) -> None:
+        try:
+            pairs = split_console(block.text)
+        except ValueError as exc:
+            raise BlockFailure(f"{block.location}: {exc}") from None
+        expected_exit = int(block.meta.get("exit", 0))  # type: ignore[call-overload]
+        for command, expected, offset in pairs:
+            def attempt(command: str = command, expected: str = expected, offset: int = offset) -> None:
+                result = self._execute(block, command)
+                if result.timed_out or result.exit_code != expected_exit or not output_matches(expected, result.output):
+                    raise BlockFailure(failure_report(block, result, expected,
+                                                      block.line + 1 + offset, expected_exit))
+
+            self._until_ok(block, attempt)
+
+    def _start_background(self, block: Block) -> None:
+        proc = self.shell.start_background(block.text)
+        self.background.append((block, proc))
+        port = block.meta.get("port")
+        if port is not None:
+            timeout = float(block.meta.get("timeout", 30))  # type: ignore[arg-type]
+            if not wait_port(int(port), timeout, proc):  # type: ignore[call-overload]
+                log = Path(proc.args[1]).with_suffix(".log")  # type: ignore[index]
+                output = log.read_text(errors="replace") if log.exists() else ""
+                raise BlockFailure(failure_report(
+                    block, Result(block.text, proc.poll() or 0, output + f"\n(port {port} never answered)", 0)))
+
+    def _run_yaml(self, block: Block) -> None:
+        docs = [d for d in yaml.safe_load_all(block.text) if d]
+        problems = []
+        for doc in docs:
+            try:
+                kubernetes_validate.validate(doc, KUBERNETES_SCHEMA_VERSION, strict=True)
+            except kubernetes_validate.SchemaNotFoundError:
+                pass  # a custom resource: the server checks it against its CRD below
+            except kubernetes_validate.ValidationError as exc:
+                problems.append(f"{doc.get('kind')}/{doc.get('metadata', {}).get('name')}: {exc.message} at {list(exc.path)}")
+        if problems:
+            raise BlockFailure(f"{block.location}: manifest does not match the v1.37 schema:\n  " + "\n  ".join(problems))
+        args = ["apply", "-f", "-"] if block.meta.get("apply") else ["apply", "--dry-run=server", "-f", "-"]
+        proc = self.kubectl(*args, input=block.text)
+        if proc.returncode != 0:
+            raise BlockFailure(failure_report(
+                block, Result("kubectl " + " ".join(args) + "  # the block's text on stdin",
+                              proc.returncode, proc.stdout + proc.stderr, 0)))
+
+    def _run_python(self, block: Block) -> None:
+        script = self.shell.meta_dir / f"block-{block.line}.py"
+        script.write_text(block.text)
+        result = self.shell.run(f"python3 {script}", timeout=float(block.meta.get("timeout", DEFAULT_TIMEOUT)))  # type: ignore[arg-type]
+        if result.timed_out or result.exit_code != int(block.meta.get("exit", 0)):  # type: ignore[call-overload]
+            raise BlockFailure(failure_report(block, Result(block.text, result.exit_code, result.output, result.seconds, result.timed_out)))

@@ -1,0 +1,154 @@
+"""A reader's terminal: one bash session per page, one process group per command.
+
+Each command runs in a fresh ``bash`` that first restores the session's state
+(variables, exported environment, functions, working directory) and saves it
+again on exit. Variables and ``cd`` carry from block to block as in a
+terminal, while every command has its own process group, so a timeout kills
+the command and all it started without losing the session.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+_SAVE_STATE = r"""
+__k8snotes_save() {
+  local rc=$?
+  {
+    for __v in $(compgen -v); do
+      case " $__K8SNOTES_BASELINE " in *" $__v "*) continue ;; esac
+      case "$__v" in __*|BASH*|FUNCNAME|PIPESTATUS|LINENO|RANDOM|SECONDS|SRANDOM|EPOCH*|_) continue ;; esac
+      declare -p "$__v" 2>/dev/null
+    done
+    export -p | grep -vE '^declare -x (OLDPWD|PWD|SHLVL|_)='
+    declare -f
+    echo "cd $(printf '%q' "$PWD")"
+  } > "$__K8SNOTES_STATE.new" 2>/dev/null && mv "$__K8SNOTES_STATE.new" "$__K8SNOTES_STATE"
+  exit $rc
+}
+trap __k8snotes_save EXIT
+"""
+
+
+@dataclass
+class Result:
+    """What one command printed and how it ended."""
+
+    command: str
+    exit_code: int
+    output: str
+    seconds: float
+    timed_out: bool = False
+
+
+class ShellSession:
+    """The page's terminal.
+
+    Args:
+        workdir: Where the session starts; state files go in ``workdir/.k8snotes``.
+        env: The environment of the session (``KUBECONFIG``, ``HOME``, ``PATH`` ...).
+        prelude: Shell code run once at the start (functions, variables).
+    """
+
+    def __init__(self, workdir: Path, env: dict[str, str], prelude: str = "") -> None:
+        self.workdir = workdir
+        self.env = dict(env)
+        self.meta_dir = workdir / ".k8snotes"
+        self.meta_dir.mkdir(parents=True, exist_ok=True)
+        self.state = self.meta_dir / "state.sh"
+        self._count = 0
+        baseline = subprocess.run(
+            ["bash", "-c", "compgen -v"], capture_output=True, text=True, env=self.env
+        ).stdout.split()
+        self.env["__K8SNOTES_BASELINE"] = " ".join(baseline)
+        self.env["__K8SNOTES_STATE"] = str(self.state)
+        self.state.write_text(f"cd {workdir}\n")
+        if prelude:
+            result = self.run(prelude, timeout=30)
+            if result.exit_code != 0:
+                raise RuntimeError(f"session prelude failed: {result.output}")
+
+    def script(self, command: str, strict: bool = True) -> Path:
+        """Write the file that restores the state and runs ``command``."""
+        self._count += 1
+        path = self.meta_dir / f"cmd-{self._count:03d}.sh"
+        errexit = "set -e\n" if strict else ""
+        path.write_text(
+            f"source {self.state}\n{_SAVE_STATE}\n{errexit}{command}\n"
+        )
+        return path
+
+    def run(self, command: str, timeout: float = 60, stdin: str | None = None) -> Result:
+        """Run ``command`` as the next thing typed in the terminal.
+
+        ``set -e`` is on, so a block stops at its first failing command, as a
+        reader would stop reading. On timeout the whole process group is killed.
+        """
+        path = self.script(command)
+        start = time.monotonic()
+        proc = subprocess.Popen(
+            ["bash", str(path)],
+            cwd=self.workdir,
+            env=self.env,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            out, _ = proc.communicate(stdin, timeout=timeout)
+            return Result(command, proc.returncode, out, time.monotonic() - start)
+        except subprocess.TimeoutExpired:
+            kill_group(proc.pid)
+            out, _ = proc.communicate()
+            return Result(command, -9, out or "", time.monotonic() - start, timed_out=True)
+
+    def start_background(self, command: str) -> subprocess.Popen[bytes]:
+        """Start ``command`` in its own process group, output to a log file."""
+        path = self.script(command, strict=False)
+        log = open(path.with_suffix(".log"), "wb")  # noqa: SIM115 - closed with the process
+        return subprocess.Popen(
+            ["bash", str(path)],
+            cwd=self.workdir,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def kill_group(pid: int, grace: float = 3.0) -> None:
+    """SIGTERM the process group led by ``pid``, SIGKILL it after ``grace`` seconds."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not _group_alive(pid):
+            return
+        time.sleep(0.05)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False

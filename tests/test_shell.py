@@ -1,0 +1,53 @@
+"""The page's terminal: state between blocks, timeouts, background and terminal commands."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from k8snotes.runner.shell import ShellSession, _group_alive, kill_group
+from k8snotes.runner.tty import run_in_tty
+
+
+def session(tmp_path: Path) -> ShellSession:
+    return ShellSession(tmp_path, dict(os.environ))
+
+
+def test_variables_functions_and_cwd_carry_over(tmp_path: Path) -> None:
+    sh = session(tmp_path)
+    assert sh.run("NAME=web; export MODE=x; mkdir -p sub && cd sub; greet() { echo hi $1; }").exit_code == 0
+    result = sh.run('echo "$NAME $MODE"; pwd; greet you')
+    assert result.output == f"web x\n{tmp_path}/sub\nhi you\n"
+
+
+def test_a_block_stops_at_its_first_failing_command(tmp_path: Path) -> None:
+    result = session(tmp_path).run("false\necho not reached")
+    assert result.exit_code == 1 and "not reached" not in result.output
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
+    sh = session(tmp_path)
+    marker = tmp_path / "child.pid"
+    start = time.monotonic()
+    result = sh.run(f"sleep 300 & echo $! > {marker}; sleep 300", timeout=1)
+    assert result.timed_out and time.monotonic() - start < 10
+    child = int(marker.read_text())
+    assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
+
+
+def test_background_process_is_stopped_with_its_children(tmp_path: Path) -> None:
+    sh = session(tmp_path)
+    proc = sh.start_background("python3 -m http.server 0 --bind 127.0.0.1 & sleep 300")
+    time.sleep(0.3)
+    assert _group_alive(proc.pid)
+    kill_group(proc.pid)
+    proc.wait(5)
+    assert not _group_alive(proc.pid)
+
+
+def test_interactive_command_runs_under_a_terminal(tmp_path: Path) -> None:
+    sh = session(tmp_path)
+    result = run_in_tty(sh, '[ -t 0 ] && echo "tty yes"; read -r line; echo "got $line"', "hello\\n", 10)
+    assert result.exit_code == 0
+    assert "tty yes" in result.output and "got hello" in result.output
