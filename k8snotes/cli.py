@@ -16,6 +16,7 @@ from k8snotes.provision import binaries
 def _cmd_setup(args: argparse.Namespace) -> int:
     """Provision what the tests need, all cached: binaries, and Docker where it can run."""
     binaries.ensure_all(["kubernetes", "etcd", "kwok", "kind"])
+    _install_browser()
     from k8snotes.cluster.registry import docker_usable
 
     if docker_usable():
@@ -35,6 +36,23 @@ def _cmd_setup(args: argparse.Namespace) -> int:
             if started:
                 docker.stop_engine()
     return 0
+
+
+def _install_browser() -> None:
+    """Debian's Chromium for the browser tests, where it can be installed (root with apt)."""
+    if shutil.which("chromium") or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return
+    import subprocess
+
+    from k8snotes.progress import step
+
+    with step("installing Debian's chromium for the browser tests"):
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "chromium"],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
 
 
 def _pages(names: Sequence[str]) -> list[Path]:
@@ -122,8 +140,10 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
         up = backend.is_up()
         print(f"{backend.name}/{backend.cluster_name}: {'up' if up else 'down'}")
         if info and up:
-            print(f"kubeconfig: {info.kubeconfig}\ncapabilities: {', '.join(info.capabilities)}"
-                  f"\npods: {'real' if info.real_pods else 'simulated'}")
+            print(
+                f"kubeconfig: {info.kubeconfig}\ncapabilities: {', '.join(info.capabilities)}"
+                f"\npods: {'real' if info.real_pods else 'simulated'}"
+            )
         return 0 if up else 3
     if args.action == "load-image":
         backend.load_image(args.image)
@@ -146,7 +166,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
             continue
         try:
             why = get_backend(name).available()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             why = str(exc)
         print(f"backend {name}: {'ready' if why is None else why}")
     print(f"default backend: {default_backend_name()}")

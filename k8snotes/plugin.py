@@ -25,12 +25,22 @@ RUN_ID_ENV = "K8SNOTES_RUN_ID"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("k8snotes", "run the site's code blocks against a cluster")
-    group.addoption("--k8snotes-backend", choices=["kind", "kwok", "existing"], default=None,
-                    help="cluster backend (default: kind where Docker runs, else kwok)")
-    group.addoption("--k8snotes-context", default=None,
-                    help="use this context of your kubeconfig (the 'existing' backend)")
-    group.addoption("--k8snotes-keep", action="store_true",
-                    help="leave the cluster (and Docker engine) running after the tests")
+    group.addoption(
+        "--k8snotes-backend",
+        choices=["kind", "kwok", "existing"],
+        default=None,
+        help="cluster backend (default: kind where Docker runs, else kwok)",
+    )
+    group.addoption(
+        "--k8snotes-context",
+        default=None,
+        help="use this context of your kubeconfig (the 'existing' backend)",
+    )
+    group.addoption(
+        "--k8snotes-keep",
+        action="store_true",
+        help="leave the cluster (and Docker engine) running after the tests",
+    )
     group.addoption("--k8snotes-docs", default="docs", help="folder of pages (default: docs)")
 
 
@@ -104,8 +114,14 @@ class MarkdownPage(pytest.File):
                 continue
             following = blocks[i + 1] if i + 1 < len(blocks) else None
             output = following if following is not None and following.meta.get("output") else None
-            items.append(BlockItem.from_parent(self, name=f"line-{block.line}-{block.language or 'text'}",
-                                               block=block, output_block=output))
+            items.append(
+                BlockItem.from_parent(
+                    self,
+                    name=f"line-{block.line}-{block.language or 'text'}",
+                    block=block,
+                    output_block=output,
+                )
+            )
         return items
 
     def page_session(self) -> PageSession:
@@ -115,8 +131,9 @@ class MarkdownPage(pytest.File):
             rel = self.path.relative_to(state.root)
             from k8snotes.runner.environment import page_prelude
 
-            self.session_obj = PageSession(rel, state.root, cluster, state.capabilities, state.env,
-                                           page_prelude(cluster))
+            self.session_obj = PageSession(
+                rel, state.root, cluster, state.capabilities, state.env, page_prelude(cluster)
+            )
         return self.session_obj
 
     def teardown(self) -> None:
@@ -147,9 +164,7 @@ class BlockItem(pytest.Item):
             pytest.skip(str(skip))
         for note in notes:
             self.user_properties.append(("note", note))
-        self.user_properties.append(
-            ("pods", "real" if session.cluster.real_pods else "simulated")
-        )
+        self.user_properties.append(("pods", "real" if session.cluster.real_pods else "simulated"))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, BlockFailure):
@@ -170,6 +185,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = outcome.get_result()
     if isinstance(item, BlockItem) and report.skipped and isinstance(report.longrepr, tuple):
         report.longrepr = (str(item.block.path), item.block.line, report.longrepr[2])
+
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "call" or (report.when == "setup" and report.skipped):
@@ -198,9 +214,13 @@ def block_summary(reports: list[pytest.TestReport]) -> list[str]:
         for key, value in rep.user_properties:
             if key == "note":
                 notes[str(value)] += 1
-    lines = [f"blocks executed: {sum(ran.values())} ({', '.join(f'{n} {k}' for k, n in sorted(ran.items()))})"]
+    lines = [
+        f"blocks executed: {sum(ran.values())} ({', '.join(f'{n} {k}' for k, n in sorted(ran.items()))})"
+    ]
     if pods:
-        lines.append("pods: " + ", ".join(f"{n} blocks on {k} pods" for k, n in sorted(pods.items())))
+        lines.append(
+            "pods: " + ", ".join(f"{n} blocks on {k} pods" for k, n in sorted(pods.items()))
+        )
     lines.append(f"blocks skipped: {sum(skipped.values())}")
     lines += [f"  {n:4d} x {reason}" for reason, n in skipped.most_common()]
     if notes:

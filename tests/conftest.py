@@ -8,7 +8,6 @@ import pytest
 
 from k8snotes.markdown.includes import Includes
 
-
 MKDOCS_YML = """\
 site_name: t
 markdown_extensions:

@@ -19,15 +19,15 @@ def page(site: Path, text: str) -> Path:
 
 def test_blocks_in_order_with_lines_and_metadata(site: Path, includes: Includes) -> None:
     text = (
-        "# Demo\n\n"                                   # 1-2
+        "# Demo\n\n"  # 1-2
         "<!-- k8snotes: timeout=5 requires=pods -->\n"  # 3
-        "```bash\necho one\n```\n\n"                    # 4-6
-        "!!! note \"In an admonition\"\n"               # 8
-        "    Text.\n\n"                                 # 9-10
+        "```bash\necho one\n```\n\n"  # 4-6
+        '!!! note "In an admonition"\n'  # 8
+        "    Text.\n\n"  # 9-10
         "    ```console\n    $ echo two\n    two\n    ```\n\n"  # 11-14
-        "=== \"Tab\"\n\n"                               # 16
-        "    ??? tip \"Nested details\"\n\n"            # 18
-        "        ```yaml\n        --8<-- \"demo/pod.yaml\"\n        ```\n"  # 20-22
+        '=== "Tab"\n\n'  # 16
+        '    ??? tip "Nested details"\n\n'  # 18
+        '        ```yaml\n        --8<-- "demo/pod.yaml"\n        ```\n'  # 20-22
     )
     blocks = parse_page(page(site, text), includes, site)
     assert [(b.line, b.language) for b in blocks] == [(4, "bash"), (11, "console"), (20, "yaml")]
@@ -45,7 +45,7 @@ def test_include_section_is_exactly_what_the_site_renders(site: Path, includes: 
 
 
 def test_unwrap_keeps_line_numbers() -> None:
-    text = '!!! note\n    a\n\n    b\nafter\n'
+    text = "!!! note\n    a\n\n    b\nafter\n"
     out = unwrap_containers(text)
     assert out.split("\n") == ["", "a", "", "b", "after", ""]
 

@@ -10,7 +10,10 @@ from k8snotes.runner.output import normalize, output_diff, output_matches
 @pytest.mark.parametrize(
     ("shown", "real"),
     [
-        ("web-6cb5c88748-dr7qz   1/1   Running   0   12s", "web-5d8f9c7b6d-x2k9p 1/1 Running 0 3m4s"),
+        (
+            "web-6cb5c88748-dr7qz   1/1   Running   0   12s",
+            "web-5d8f9c7b6d-x2k9p 1/1 Running 0 3m4s",
+        ),
         ("web-6cb5c88748   3   3   3   5m", "web-7f9d8b6c5   3 3 3 20s"),
         ("pod/web   10.244.1.3   kind-worker", "pod/web 10.244.2.17 kind-worker"),
         ("Forwarding from 127.0.0.1:38211 -> 8080", "Forwarding from 127.0.0.1:40001 -> 8080"),

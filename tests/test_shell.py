@@ -16,7 +16,10 @@ def session(tmp_path: Path) -> ShellSession:
 
 def test_variables_functions_and_cwd_carry_over(tmp_path: Path) -> None:
     sh = session(tmp_path)
-    assert sh.run("NAME=web; export MODE=x; mkdir -p sub && cd sub; greet() { echo hi $1; }").exit_code == 0
+    assert (
+        sh.run("NAME=web; export MODE=x; mkdir -p sub && cd sub; greet() { echo hi $1; }").exit_code
+        == 0
+    )
     result = sh.run('echo "$NAME $MODE"; pwd; greet you')
     assert result.output == f"web x\n{tmp_path}/sub\nhi you\n"
 
@@ -33,7 +36,10 @@ def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     result = sh.run(f"sleep 300 & echo $! > {marker}; sleep 300", timeout=1)
     assert result.timed_out and time.monotonic() - start < 10
     child = int(marker.read_text())
-    assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
+    assert (
+        not Path(f"/proc/{child}").exists()
+        or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
+    )
 
 
 def test_background_process_is_stopped_with_its_children(tmp_path: Path) -> None:
@@ -48,6 +54,8 @@ def test_background_process_is_stopped_with_its_children(tmp_path: Path) -> None
 
 def test_interactive_command_runs_under_a_terminal(tmp_path: Path) -> None:
     sh = session(tmp_path)
-    result = run_in_tty(sh, '[ -t 0 ] && echo "tty yes"; read -r line; echo "got $line"', "hello\\n", 10)
+    result = run_in_tty(
+        sh, '[ -t 0 ] && echo "tty yes"; read -r line; echo "got $line"', "hello\\n", 10
+    )
     assert result.exit_code == 0
     assert "tty yes" in result.output and "got hello" in result.output

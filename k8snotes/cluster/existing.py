@@ -30,21 +30,34 @@ class ExistingBackend(Backend):
         self.state.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run(
             ["kubectl", "config", "view", "--minify", "--flatten", "--context", self.context],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         self.kubeconfig.write_text(proc.stdout)
         self.kubeconfig.chmod(0o600)
-        info = ClusterInfo(self.cluster_name, self.name, str(self.kubeconfig), self.context,
-                           [Capability.API, Capability.PODS], real_pods=True)
+        info = ClusterInfo(
+            self.cluster_name,
+            self.name,
+            str(self.kubeconfig),
+            self.context,
+            [Capability.API, Capability.PODS],
+            real_pods=True,
+        )
         info.save(self.state)
         return info
 
     def is_up(self) -> bool:
         """True when the named cluster answers."""
-        return self.kubeconfig.exists() and subprocess.run(
-            ["kubectl", "get", "--raw=/readyz", "--request-timeout=5s"],
-            env=self.env(), capture_output=True,
-        ).returncode == 0
+        return (
+            self.kubeconfig.exists()
+            and subprocess.run(
+                ["kubectl", "get", "--raw=/readyz", "--request-timeout=5s"],
+                env=self.env(),
+                capture_output=True,
+            ).returncode
+            == 0
+        )
 
     def down(self) -> None:
         """Forget the copy; the cluster itself is the user's and is left alone."""
@@ -53,4 +66,6 @@ class ExistingBackend(Backend):
 
     def load_image(self, image: str) -> None:
         """Not possible in general: the cluster's nodes must be able to pull the image."""
-        raise RuntimeError("load images into an existing cluster by pushing them to a registry its nodes can pull from")
+        raise RuntimeError(
+            "load images into an existing cluster by pushing them to a registry its nodes can pull from"
+        )

@@ -33,7 +33,8 @@ SIMULATED_LOG = (
 def kwokctl_config(bin_dirs: dict[str, Path], log_file: Path) -> str:
     """The ``KwokctlConfiguration`` (plus a ``ClusterLogs`` rule) kwokctl reads with ``-c``.
 
-    Binds every component to 127.0.0.1 (by default they listen on every
+    The ``ClusterLogs`` rule is read from the same file (kwok's CRDs stay off,
+    so the file is the rule's source). Binds every component to 127.0.0.1 (by default they listen on every
     interface and etcd is unauthenticated) and points kwokctl at the cached
     binaries, so that it downloads nothing.
     """
@@ -47,7 +48,6 @@ def kwokctl_config(bin_dirs: dict[str, Path], log_file: Path) -> str:
         "kubectlBinary": str(kube / "kubectl"),
         "etcdBinary": str(bin_dirs["etcd"] / "etcd"),
         "kwokControllerBinary": str(bin_dirs["kwok"] / "kwok"),
-        "enableCRDs": ["Logs", "ClusterLogs"],
     }
     docs = [
         {
@@ -105,7 +105,12 @@ class KwokBackend(Backend):
         if not self.kubeconfig.exists():
             return False
         proc = subprocess.run(
-            [str(binaries.KUBERNETES.path("kubectl")), "get", "--raw=/readyz", "--request-timeout=3s"],
+            [
+                str(binaries.KUBERNETES.path("kubectl")),
+                "get",
+                "--raw=/readyz",
+                "--request-timeout=3s",
+            ],
             env=self.env(),
             capture_output=True,
             text=True,
@@ -123,13 +128,20 @@ class KwokBackend(Backend):
         config.write_text(kwokctl_config(bin_dirs, log_file))
         with step(f"starting kwok cluster {self.cluster_name}"):
             self._kwokctl(
-                "create", "cluster",
-                "--name", self.cluster_name,
-                "--kubeconfig", str(self.kubeconfig),
-                "-c", str(config),
-                "--wait", "3m",
+                "create",
+                "cluster",
+                "--name",
+                self.cluster_name,
+                "--kubeconfig",
+                str(self.kubeconfig),
+                "-c",
+                str(config),
+                "--wait",
+                "3m",
             )
-            self._kwokctl("scale", "node", "--name", self.cluster_name, "--replicas", str(NODE_COUNT))
+            self._kwokctl(
+                "scale", "node", "--name", self.cluster_name, "--replicas", str(NODE_COUNT)
+            )
             self._wait_nodes_ready()
         info = ClusterInfo(
             name=self.cluster_name,
@@ -148,10 +160,15 @@ class KwokBackend(Backend):
         while True:
             proc = subprocess.run(
                 [kubectl, "wait", "--for=condition=Ready", "node", "--all", "--timeout=10s"],
-                env=self.env(), capture_output=True, text=True,
+                env=self.env(),
+                capture_output=True,
+                text=True,
             )
             nodes = subprocess.run(
-                [kubectl, "get", "nodes", "-o", "name"], env=self.env(), capture_output=True, text=True
+                [kubectl, "get", "nodes", "-o", "name"],
+                env=self.env(),
+                capture_output=True,
+                text=True,
             ).stdout.split()
             if proc.returncode == 0 and len(nodes) >= NODE_COUNT:
                 return
@@ -172,8 +189,15 @@ class KwokBackend(Backend):
         """Delete the cluster and wait until every process it ran has exited."""
         pids = self._pids()
         if (self.workdir / "clusters" / self.cluster_name).exists():
-            self._kwokctl("delete", "cluster", "--name", self.cluster_name,
-                          "--kubeconfig", str(self.kubeconfig), check=False)
+            self._kwokctl(
+                "delete",
+                "cluster",
+                "--name",
+                self.cluster_name,
+                "--kubeconfig",
+                str(self.kubeconfig),
+                check=False,
+            )
         _wait_gone(pids, timeout=15)
         for leftover in ("cluster.json", "kubeconfig"):
             (self.state / leftover).unlink(missing_ok=True)

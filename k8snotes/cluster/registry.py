@@ -57,14 +57,16 @@ def get_backend(name: str | None = None, context: str | None = None) -> Backend:
     raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
 
 
-def shared_cluster(backend: Backend, run_id: str, prepare: Callable[[ClusterInfo], None] | None = None) -> ClusterInfo:
+def shared_cluster(
+    backend: Backend, run_id: str, prepare: Callable[[ClusterInfo], None] | None = None
+) -> ClusterInfo:
     """The suite's cluster: reused when already up, else started and marked as this run's.
 
     A file lock makes concurrent callers (pytest-xdist workers) start it once;
     ``prepare`` (for example, loading the site's images) runs once, under the
     same lock, right after the cluster comes up.
     """
-    lock_path = paths.state_dir() / "locks" / f"{backend.cluster_name}.lock"
+    lock_path = paths.state_dir() / "locks" / f"{backend.name}-{backend.cluster_name}.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(lock_path)):
         info = backend.info()

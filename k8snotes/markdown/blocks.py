@@ -65,7 +65,9 @@ def parse_meta(text: str, path: Path, line: int) -> dict[str, object]:
         try:
             meta[key] = kind(value)
         except ValueError:
-            raise PageError(path, line, f"metadata {key}={value!r} is not a {kind.__name__}") from None
+            raise PageError(
+                path, line, f"metadata {key}={value!r} is not a {kind.__name__}"
+            ) from None
     return meta
 
 

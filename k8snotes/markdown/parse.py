@@ -19,7 +19,7 @@ from markdown_it import MarkdownIt
 from k8snotes.markdown.blocks import META_PREFIX, Block, PageError, parse_meta
 from k8snotes.markdown.includes import IncludeError, Includes
 
-_CONTAINER = re.compile(r'^(?P<indent>\s*)(?:!!!|\?\?\?\+?|===\+?)\s+\S')
+_CONTAINER = re.compile(r"^(?P<indent>\s*)(?:!!!|\?\?\?\+?|===\+?)\s+\S")
 _META = re.compile(r"^\s*<!--\s*" + re.escape(META_PREFIX) + r"(?P<body>.*?)-->\s*$", re.S)
 _FENCE_OPEN = re.compile(r"^(?P<indent>\s*)(?P<marker>`{3,}|~{3,})")
 
@@ -102,19 +102,28 @@ def parse_page(path: Path, includes: Includes, root: Path | None = None) -> list
             continue
         if token.type != "fence" or not token.map:
             if pending_meta and token.map and token.map[0] >= pending_meta[0]:
-                raise PageError(shown, pending_meta[0], "metadata comment is not followed by a fence")
+                raise PageError(
+                    shown, pending_meta[0], "metadata comment is not followed by a fence"
+                )
             continue
         start, end = token.map
         line = start + 1
         meta: dict[str, object] = {}
         if pending_meta:
             if pending_meta[0] != start:
-                raise PageError(shown, pending_meta[0], "metadata comment is not followed by a fence")
+                raise PageError(
+                    shown, pending_meta[0], "metadata comment is not followed by a fence"
+                )
             meta = pending_meta[1]
             pending_meta = None
         closing = lines[end - 1].strip() if end - 1 < len(lines) else ""
         opener = _FENCE_OPEN.match(unwrap_containers(source).split("\n")[start])
-        if end - start < 2 or not opener or not closing.startswith(opener["marker"][0] * len(opener["marker"])) or closing.strip(opener["marker"][0]):
+        if (
+            end - start < 2
+            or not opener
+            or not closing.startswith(opener["marker"][0] * len(opener["marker"]))
+            or closing.strip(opener["marker"][0])
+        ):
             raise PageError(shown, line, "unterminated code fence")
         language = _language(token.info)
         try:

@@ -49,7 +49,7 @@ def ensure_docker(run_id: str) -> bool:
         try:
             docker.ensure_engine()
             docker.ensure_base_image()
-        except Exception as exc:  # noqa: BLE001 - reported as a missing capability
+        except Exception as exc:
             (paths.state_dir() / "docker-unavailable").write_text(str(exc))
             return False
         _marker().write_text(run_id)
@@ -57,13 +57,21 @@ def ensure_docker(run_id: str) -> bool:
 
 
 def release_environment(run_id: str) -> None:
-    """Stop the Docker engine if this run started it."""
+    """Stop the Docker engine if this run started it and no kind node still runs on it."""
     marker = _marker()
-    if marker.exists() and marker.read_text().strip() == run_id:
-        from k8snotes.provision import docker
+    if not (marker.exists() and marker.read_text().strip() == run_id):
+        return
+    from k8snotes.provision import docker
 
-        docker.stop_engine()
-        marker.unlink(missing_ok=True)
+    nodes = subprocess.run(
+        ["docker", "ps", "-q", "--filter", "label=io.x-k8s.kind.cluster"],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    if nodes:
+        return
+    docker.stop_engine()
+    marker.unlink(missing_ok=True)
 
 
 def build_site_images(root: Path) -> list[str]:
@@ -122,7 +130,10 @@ def _kind_node_image() -> str | None:
         from k8snotes.provision import nodeimage
     except ImportError:
         return None
-    tag = getattr(nodeimage, "NODE_IMAGE", None) or getattr(nodeimage, "node_image_tag", lambda: None)()
+    tag = (
+        getattr(nodeimage, "NODE_IMAGE", None)
+        or getattr(nodeimage, "node_image_tag", lambda: None)()
+    )
     return tag if tag and shutil.which("docker") else None
 
 

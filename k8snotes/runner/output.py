@@ -8,12 +8,18 @@ from collections.abc import Sequence
 
 # Order matters: longer, more specific shapes first.
 _VARYING: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"), "<TIME>"),
+    (
+        re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"),
+        "<TIME>",
+    ),
     (re.compile(r"\b(?:sha256:)?[0-9a-f]{64}\b"), "<DIGEST>"),
     (re.compile(r"(?<![\w.])[0-9a-f]{12}(?![\w.])"), "<ID>"),
     (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2})?\b"), "<IP>"),
     # Deployment pods: NAME-<pod-template-hash>-<5>; ReplicaSets: NAME-<hash>.
-    (re.compile(r"(?<=[a-z0-9])-[b-df-hj-np-tv-z2-9]{8,10}-[b-df-hj-np-tv-z2-9]{5}\b"), "-<HASH>-<ID>"),
+    (
+        re.compile(r"(?<=[a-z0-9])-[b-df-hj-np-tv-z2-9]{8,10}-[b-df-hj-np-tv-z2-9]{5}\b"),
+        "-<HASH>-<ID>",
+    ),
     (re.compile(r"(?<=[a-z0-9])-[b-df-hj-np-tv-z2-9]{8,10}\b(?=\s|$)"), "-<HASH>"),
     # Pods of DaemonSets, Jobs and generateName: NAME-<5>.
     (re.compile(r"(?<=[a-z0-9])-[b-df-hj-np-tv-z2-9]{5}\b"), "-<ID>"),
@@ -49,7 +55,10 @@ def output_matches(expected: str, actual: str) -> bool:
 
     Blank lines at either end are ignored; ``...`` lines match any lines.
     """
-    exp = [normalize(x) if x.strip() != ANY_LINES else ANY_LINES for x in expected.strip("\n").splitlines()]
+    exp = [
+        normalize(x) if x.strip() != ANY_LINES else ANY_LINES
+        for x in expected.strip("\n").splitlines()
+    ]
     act = [normalize(x) for x in actual.strip("\n").splitlines()]
     return _match(exp, act)
 

@@ -62,8 +62,13 @@ def page_slug(page: Path) -> str:
     return slug[:40].strip("-") or "page"
 
 
-def failure_report(block: Block, result: Result, expected: str | None = None,
-                   expected_line: int | None = None, expected_exit: int = 0) -> str:
+def failure_report(
+    block: Block,
+    result: Result,
+    expected: str | None = None,
+    expected_line: int | None = None,
+    expected_exit: int = 0,
+) -> str:
     """The report of a failing command: page and line, command, exit code, output, expected."""
     lines = [
         f"{block.location}: {block.language} block failed",
@@ -130,8 +135,15 @@ class PageSession:
         prelude: Shell code run before the first block.
     """
 
-    def __init__(self, page: Path, root: Path, cluster: ClusterInfo, capabilities: set[str],
-                 extra_env: dict[str, str] | None = None, prelude: str = "") -> None:
+    def __init__(
+        self,
+        page: Path,
+        root: Path,
+        cluster: ClusterInfo,
+        capabilities: set[str],
+        extra_env: dict[str, str] | None = None,
+        prelude: str = "",
+    ) -> None:
         self.page = page
         self.root = root
         self.cluster = cluster
@@ -152,7 +164,9 @@ class PageSession:
             "HOME": str(self.home),
             "KUBECONFIG": str(self.kubeconfig),
             "KUBECACHEDIR": str(self.tmp / "kubecache"),
-            "PATH": os.pathsep.join([bin_dir, *(extra_env or {}).get("PATH", os.environ["PATH"]).split(os.pathsep)]),
+            "PATH": os.pathsep.join(
+                [bin_dir, *(extra_env or {}).get("PATH", os.environ["PATH"]).split(os.pathsep)]
+            ),
             "K8SNOTES_NAMESPACE": self.namespace,
             "TERM": "dumb",
             "NO_COLOR": "1",
@@ -165,25 +179,42 @@ class PageSession:
     # -- set-up and tear-down -------------------------------------------------
 
     def _copy_snippets(self) -> None:
-        rel = self.page.relative_to("docs").with_suffix("") if self.page.parts[0] == "docs" else self.page.with_suffix("")
+        rel = (
+            self.page.relative_to("docs").with_suffix("")
+            if self.page.parts[0] == "docs"
+            else self.page.with_suffix("")
+        )
         src = self.root / "snippets" / rel
         if src.is_dir():
             shutil.copytree(src, self.workdir, symlinks=False)
         else:
             self.workdir.mkdir(parents=True)
 
-    def kubectl(self, *args: str, input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self, *args: str, input: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         """kubectl on the page's kubeconfig (its namespace is the default)."""
-        return subprocess.run(["kubectl", *args], env=self.env, input=input, capture_output=True,
-                              text=True, timeout=timeout)
+        return subprocess.run(
+            ["kubectl", *args],
+            env=self.env,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def _make_namespace(self) -> None:
         shutil.copy(self.cluster.kubeconfig, self.kubeconfig)
         self.kubeconfig.chmod(0o600)
         for args in (
             ("create", "namespace", self.namespace),
-            ("label", "namespace", self.namespace, "k8snotes.dev/created-by=k8snotes",
-             f"k8snotes.dev/page={page_slug(self.page)}"),
+            (
+                "label",
+                "namespace",
+                self.namespace,
+                "k8snotes.dev/created-by=k8snotes",
+                f"k8snotes.dev/page={page_slug(self.page)}",
+            ),
             ("config", "set-context", "--current", f"--namespace={self.namespace}"),
         ):
             proc = self.kubectl(*args)
@@ -206,8 +237,9 @@ class PageSession:
             kill_group(proc.pid)
             if proc.poll() is None:
                 problems.append(f"{block.location}: background process {proc.pid} survived")
-        proc = self.kubectl("delete", "namespace", self.namespace, "--wait=false",
-                            "--ignore-not-found", timeout=60)
+        proc = self.kubectl(
+            "delete", "namespace", self.namespace, "--wait=false", "--ignore-not-found", timeout=60
+        )
         if proc.returncode != 0:
             problems.append(f"namespace {self.namespace}: {proc.stderr.strip()}")
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -251,7 +283,7 @@ class PageSession:
             else:
                 raise BlockFailure(
                     f"{block.location}: no runner for a {block.language or 'plain'} block: "
-                    "run it, or give it skip=\"reason\""
+                    'run it, or give it skip="reason"'
                 )
         except BlockFailure:
             self.failed_at = block
@@ -266,8 +298,8 @@ class PageSession:
     def _check_interactive(self, block: Block, command: str) -> None:
         if _INTERACTIVE.search(" " + command) and not ({"stdin", "editor"} & block.meta.keys()):
             raise BlockFailure(
-                f"{block.location}: interactive command needs stdin=\"...\" or editor=\"...\" "
-                f"metadata, or skip=\"reason\":\n    {command}"
+                f'{block.location}: interactive command needs stdin="..." or editor="..." '
+                f'metadata, or skip="reason":\n    {command}'
             )
 
     def _execute(self, block: Block, command: str) -> Result:
@@ -305,12 +337,20 @@ class PageSession:
         def attempt() -> None:
             result = self._execute(block, block.text)
             expected = output_block.text if output_block else None
-            if result.timed_out or result.exit_code != expected_exit or (
-                expected is not None and not output_matches(expected, result.output)
+            if (
+                result.timed_out
+                or result.exit_code != expected_exit
+                or (expected is not None and not output_matches(expected, result.output))
             ):
-                raise BlockFailure(failure_report(
-                    block, result, expected, output_block.line + 1 if output_block else None,
-                    expected_exit))
+                raise BlockFailure(
+                    failure_report(
+                        block,
+                        result,
+                        expected,
+                        output_block.line + 1 if output_block else None,
+                        expected_exit,
+                    )
+                )
 
         self._until_ok(block, attempt)
 
@@ -321,11 +361,21 @@ class PageSession:
             raise BlockFailure(f"{block.location}: {exc}") from None
         expected_exit = int(block.meta.get("exit", 0))  # type: ignore[call-overload]
         for command, expected, offset in pairs:
-            def attempt(command: str = command, expected: str = expected, offset: int = offset) -> None:
+
+            def attempt(
+                command: str = command, expected: str = expected, offset: int = offset
+            ) -> None:
                 result = self._execute(block, command)
-                if result.timed_out or result.exit_code != expected_exit or not output_matches(expected, result.output):
-                    raise BlockFailure(failure_report(block, result, expected,
-                                                      block.line + 1 + offset, expected_exit))
+                if (
+                    result.timed_out
+                    or result.exit_code != expected_exit
+                    or not output_matches(expected, result.output)
+                ):
+                    raise BlockFailure(
+                        failure_report(
+                            block, result, expected, block.line + 1 + offset, expected_exit
+                        )
+                    )
 
             self._until_ok(block, attempt)
 
@@ -338,8 +388,17 @@ class PageSession:
             if not wait_port(int(port), timeout, proc):  # type: ignore[call-overload]
                 log = Path(proc.args[1]).with_suffix(".log")  # type: ignore[index]
                 output = log.read_text(errors="replace") if log.exists() else ""
-                raise BlockFailure(failure_report(
-                    block, Result(block.text, proc.poll() or 0, output + f"\n(port {port} never answered)", 0)))
+                raise BlockFailure(
+                    failure_report(
+                        block,
+                        Result(
+                            block.text,
+                            proc.poll() or 0,
+                            output + f"\n(port {port} never answered)",
+                            0,
+                        ),
+                    )
+                )
 
     def _run_yaml(self, block: Block) -> None:
         docs = [d for d in yaml.safe_load_all(block.text) if d]
@@ -350,19 +409,49 @@ class PageSession:
             except kubernetes_validate.SchemaNotFoundError:
                 pass  # a custom resource: the server checks it against its CRD below
             except kubernetes_validate.ValidationError as exc:
-                problems.append(f"{doc.get('kind')}/{doc.get('metadata', {}).get('name')}: {exc.message} at {list(exc.path)}")
+                problems.append(
+                    f"{doc.get('kind')}/{doc.get('metadata', {}).get('name')}: {exc.message} at {list(exc.path)}"
+                )
         if problems:
-            raise BlockFailure(f"{block.location}: manifest does not match the v1.37 schema:\n  " + "\n  ".join(problems))
-        args = ["apply", "-f", "-"] if block.meta.get("apply") else ["apply", "--dry-run=server", "-f", "-"]
+            raise BlockFailure(
+                f"{block.location}: manifest does not match the v1.37 schema:\n  "
+                + "\n  ".join(problems)
+            )
+        args = (
+            ["apply", "-f", "-"]
+            if block.meta.get("apply")
+            else ["apply", "--dry-run=server", "-f", "-"]
+        )
         proc = self.kubectl(*args, input=block.text)
         if proc.returncode != 0:
-            raise BlockFailure(failure_report(
-                block, Result("kubectl " + " ".join(args) + "  # the block's text on stdin",
-                              proc.returncode, proc.stdout + proc.stderr, 0)))
+            raise BlockFailure(
+                failure_report(
+                    block,
+                    Result(
+                        "kubectl " + " ".join(args) + "  # the block's text on stdin",
+                        proc.returncode,
+                        proc.stdout + proc.stderr,
+                        0,
+                    ),
+                )
+            )
 
     def _run_python(self, block: Block) -> None:
         script = self.shell.meta_dir / f"block-{block.line}.py"
         script.write_text(block.text)
-        result = self.shell.run(f"python3 {script}", timeout=float(block.meta.get("timeout", DEFAULT_TIMEOUT)))  # type: ignore[arg-type]
+        result = self.shell.run(
+            f"python3 {script}", timeout=float(block.meta.get("timeout", DEFAULT_TIMEOUT))
+        )  # type: ignore[arg-type]
         if result.timed_out or result.exit_code != int(block.meta.get("exit", 0)):  # type: ignore[call-overload]
-            raise BlockFailure(failure_report(block, Result(block.text, result.exit_code, result.output, result.seconds, result.timed_out)))
+            raise BlockFailure(
+                failure_report(
+                    block,
+                    Result(
+                        block.text,
+                        result.exit_code,
+                        result.output,
+                        result.seconds,
+                        result.timed_out,
+                    ),
+                )
+            )

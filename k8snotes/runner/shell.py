@@ -78,9 +78,7 @@ class ShellSession:
         self._count += 1
         path = self.meta_dir / f"cmd-{self._count:03d}.sh"
         errexit = "set -e\n" if strict else ""
-        path.write_text(
-            f"source {self.state}\n{_SAVE_STATE}\n{errexit}{command}\n"
-        )
+        path.write_text(f"source {self.state}\n{_SAVE_STATE}\n{errexit}{command}\n")
         return path
 
     def run(self, command: str, timeout: float = 60, stdin: str | None = None) -> Result:
@@ -112,7 +110,7 @@ class ShellSession:
     def start_background(self, command: str) -> subprocess.Popen[bytes]:
         """Start ``command`` in its own process group, output to a log file."""
         path = self.script(command, strict=False)
-        log = open(path.with_suffix(".log"), "wb")  # noqa: SIM115 - closed with the process
+        log = open(path.with_suffix(".log"), "wb")
         return subprocess.Popen(
             ["bash", str(path)],
             cwd=self.workdir,

@@ -17,8 +17,15 @@ def run_in_tty(shell: ShellSession, command: str, stdin: str, timeout: float) ->
     """
     path = shell.script(command)
     start = time.monotonic()
-    child = pexpect.spawn("bash", [str(path)], cwd=str(shell.workdir), env=shell.env,
-                          encoding="utf-8", timeout=timeout, dimensions=(50, 200))
+    child = pexpect.spawn(
+        "bash",
+        [str(path)],
+        cwd=str(shell.workdir),
+        env=shell.env,
+        encoding="utf-8",
+        timeout=timeout,
+        dimensions=(50, 200),
+    )
     # Give the program a moment to put the terminal in the mode it wants.
     time.sleep(1.0)
     child.send(stdin.encode().decode("unicode_escape"))

@@ -12,8 +12,11 @@ from tests.browser.conftest import ARTIFACTS
 
 
 def pages_of(site_dir: Path) -> list[str]:
-    return sorted(str(p.relative_to(site_dir)) for p in site_dir.rglob("index.html")
-                  if "assets" not in p.parts)
+    return sorted(
+        str(p.relative_to(site_dir))
+        for p in site_dir.rglob("index.html")
+        if "assets" not in p.parts
+    )
 
 
 def test_pages_load_offline_without_console_errors(page, base_url: str, site_dir: Path) -> None:
@@ -24,16 +27,21 @@ def test_pages_load_offline_without_console_errors(page, base_url: str, site_dir
 
 
 def test_every_mermaid_diagram_renders(page, base_url: str, site_dir: Path) -> None:
-    with_diagrams = [p for p in pages_of(site_dir) if 'class="mermaid"' in (site_dir / p).read_text()]
+    with_diagrams = [
+        p for p in pages_of(site_dir) if 'class="mermaid"' in (site_dir / p).read_text()
+    ]
     if not with_diagrams:
         pytest.skip("no page has a Mermaid diagram yet")
     for rel in with_diagrams:
         page.goto(urljoin(base_url, rel), wait_until="networkidle")
         expected = (site_dir / rel).read_text().count('class="mermaid"')
         page.wait_for_function(
-            f"document.querySelectorAll('div.mermaid').length >= {expected}", timeout=15000)
+            f"document.querySelectorAll('div.mermaid').length >= {expected}", timeout=15000
+        )
         sizes = page.eval_on_selector_all(
-            "div.mermaid", "els => els.map(e => [e.getBoundingClientRect().width, e.getBoundingClientRect().height])")
+            "div.mermaid",
+            "els => els.map(e => [e.getBoundingClientRect().width, e.getBoundingClientRect().height])",
+        )
         assert all(w > 50 and h > 30 for w, h in sizes), (rel, sizes)
 
 
@@ -50,7 +58,9 @@ def test_search_finds_a_term_and_opens_its_page(page, base_url: str) -> None:
 
 def test_copy_button_copies_only_the_commands(page, base_url: str) -> None:
     page.goto(urljoin(base_url, "contributing/writing-pages/"), wait_until="networkidle")
-    block = page.locator("div.language-console").filter(has_text="kubectl get deployment hello").first
+    block = (
+        page.locator("div.language-console").filter(has_text="kubectl get deployment hello").first
+    )
     block.hover()
     block.locator("button[data-md-type=copy]").click()
     copied = page.evaluate("navigator.clipboard.readText()")
@@ -97,8 +107,13 @@ def test_internal_links_and_anchors_resolve(page, base_url: str, site_dir: Path)
 @pytest.mark.parametrize("scheme", ["default", "slate"])
 def test_screenshots_light_and_dark(page, base_url: str, site_dir: Path, scheme: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    wanted = ["", "contributing/writing-pages/", "tasks/make-it-a-deployment/",
-              "tasks/run-a-pod-and-a-service/", "concepts/pods/"]
+    wanted = [
+        "",
+        "contributing/writing-pages/",
+        "tasks/make-it-a-deployment/",
+        "tasks/run-a-pod-and-a-service/",
+        "concepts/pods/",
+    ]
     shot = 0
     for rel in wanted:
         if not (site_dir / rel / "index.html").exists():

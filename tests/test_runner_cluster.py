@@ -1,0 +1,184 @@
+"""The runner against a real cluster (kwok): broken pages fail at the right line, nothing is left."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from k8snotes.cluster.kwok import KwokBackend
+
+pytestmark = pytest.mark.cluster
+
+MKDOCS_YML = """\
+site_name: t
+markdown_extensions:
+  - pymdownx.snippets:
+      base_path: [snippets]
+      check_paths: true
+"""
+
+
+@pytest.fixture(scope="module")
+def kwok() -> Iterator[KwokBackend]:
+    """The kwok cluster the inner runs share: reused if up, else started and stopped here."""
+    backend = KwokBackend()
+    started = not backend.is_up()
+    if started:
+        backend.up()
+    yield backend
+    if started:
+        backend.down()
+
+
+def run_page(
+    tmp_path: Path, text: str, files: dict[str, str] | None = None, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """Run one page through pytest in a project of its own, as `pytest docs/page.md` would."""
+    (tmp_path / "mkdocs.yml").write_text(MKDOCS_YML)
+    (tmp_path / "docs").mkdir(exist_ok=True)
+    (tmp_path / "docs" / "page.md").write_text(text)
+    for name, content in (files or {}).items():
+        path = tmp_path / "snippets" / "page" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    env = {**os.environ, "K8SNOTES_RUN_ID": f"inner-{uuid.uuid4().hex[:6]}"}
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "docs/page.md",
+            "--rootdir",
+            str(tmp_path),
+            "-c",
+            "/dev/null",
+            "-p",
+            "no:cacheprovider",
+            "--k8snotes-backend",
+            "kwok",
+            "-v",
+            "-ra",
+            *extra,
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_passing_page_counts_blocks_and_skips_by_reason(kwok: KwokBackend, tmp_path: Path) -> None:
+    page = (
+        "# P\n\n"
+        "```bash\nkubectl create configmap demo --from-literal=a=1\n```\n\n"
+        "```console\n$ kubectl get configmap demo -o jsonpath='{.data.a}'\n1\n```\n\n"
+        '<!-- k8snotes: skip="needs the internet" -->\n```bash\ncurl https://example.org\n```\n\n'
+        "<!-- k8snotes: requires=pods -->\n```bash\nkubectl logs demo\n```\n"
+    )
+    proc = run_page(tmp_path, page)
+    assert proc.returncode == 0, proc.stdout
+    assert "blocks executed: 2 (2 passed on kwok)" in proc.stdout
+    assert "1 x needs the internet" in proc.stdout
+    assert "1 x needs pods: not available on backend kwok" in proc.stdout
+    assert "SKIPPED [1] docs/page.md:13: needs the internet" in proc.stdout
+
+
+def test_broken_command_reports_page_line_command_exit_and_output(
+    kwok: KwokBackend, tmp_path: Path
+) -> None:
+    proc = run_page(
+        tmp_path, "# P\n\nText.\n\n```bash\nkubectl get configmap does-not-exist\n```\n"
+    )
+    assert proc.returncode == 1
+    out = proc.stdout
+    assert "docs/page.md:5: bash block failed" in out
+    assert "kubectl get configmap does-not-exist" in out
+    assert "exit code: 1 (expected 0)" in out
+    assert 'configmaps "does-not-exist" not found' in out
+
+
+def test_broken_manifest_fails_schema_validation(kwok: KwokBackend, tmp_path: Path) -> None:
+    manifest = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: web\n    image: x\n    livenessProbe:\n      httpGet:\n        path: /\n        port: 80\n        periodSeconds: 10\n"
+    page = '# P\n\n```yaml\n--8<-- "page/pod.yaml"\n```\n'
+    proc = run_page(tmp_path, page, {"pod.yaml": manifest})
+    assert proc.returncode == 1
+    assert "docs/page.md:3: manifest does not match the v1.37 schema" in proc.stdout
+    assert "periodSeconds" in proc.stdout
+
+
+def test_broken_output_shows_a_diff_with_page_lines(kwok: KwokBackend, tmp_path: Path) -> None:
+    page = "# P\n\n```console\n$ kubectl create configmap demo\nconfigmap/demo configured\n```\n"
+    proc = run_page(tmp_path, page)
+    assert proc.returncode == 1
+    assert "page line 5: configmap/demo configured" in proc.stdout
+    assert "+configmap/demo created" in proc.stdout
+
+
+def test_hung_block_fails_in_bounded_time_and_leaves_no_process(
+    kwok: KwokBackend, tmp_path: Path
+) -> None:
+    seconds = 300 + uuid.uuid4().int % 600  # a number no other process sleeps for
+    page = f"# P\n\n<!-- k8snotes: timeout=2 -->\n```bash\nsleep {seconds} & sleep {seconds}\n```\n"
+    start = time.monotonic()
+    proc = run_page(tmp_path, page)
+    assert time.monotonic() - start < 60
+    assert proc.returncode == 1
+    assert "docs/page.md:4" in proc.stdout and "timed out, process group killed" in proc.stdout
+    left = subprocess.run(["pgrep", "-f", f"sleep {seconds}"], capture_output=True, text=True)
+    assert left.stdout == ""
+
+
+def test_background_block_is_waited_for_and_stopped(kwok: KwokBackend, tmp_path: Path) -> None:
+    port = 20000 + int(uuid.uuid4().hex[:4], 16) % 20000
+    page = (
+        f"# P\n\n<!-- k8snotes: background port={port} -->\n"
+        f"```bash\npython3 -m http.server {port} --bind 127.0.0.1\n```\n\n"
+        f"```bash\ncurl -sf -o /dev/null http://127.0.0.1:{port}/\n```\n"
+    )
+    proc = run_page(tmp_path, page)
+    assert proc.returncode == 0, proc.stdout
+    left = subprocess.run(["pgrep", "-f", f"http.server {port}"], capture_output=True, text=True)
+    assert left.stdout == ""
+
+
+def test_page_namespace_and_files_are_removed(kwok: KwokBackend, tmp_path: Path) -> None:
+    page = '# P\n\n```bash\necho $K8SNOTES_NAMESPACE > /tmp/k8snotes-ns-$PPID; pwd; echo "$KUBECONFIG"\n```\n'
+    proc = run_page(tmp_path, page, None, "-s")
+    assert proc.returncode == 0, proc.stdout
+    namespaces = subprocess.run(
+        [
+            "kubectl",
+            "get",
+            "namespaces",
+            "-l",
+            "k8snotes.dev/page=page",
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.name} {.status.phase}{'\\n'}{end}",
+        ],
+        env=kwok.env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert all(line.endswith("Terminating") for line in namespaces.splitlines() if line)
+    assert not list(Path("/tmp").glob("k8snotes-page-*"))
+
+
+def test_interactive_command_without_stdin_is_refused(kwok: KwokBackend, tmp_path: Path) -> None:
+    proc = run_page(tmp_path, "# P\n\n```bash\nkubectl exec -it web -- bash\n```\n")
+    assert proc.returncode == 1
+    assert "interactive command needs stdin=" in proc.stdout
+
+
+def test_unknown_metadata_is_a_collection_error(kwok: KwokBackend, tmp_path: Path) -> None:
+    proc = run_page(tmp_path, "# P\n\n<!-- k8snotes: retries=3 -->\n```bash\nls\n```\n")
+    assert proc.returncode != 0
+    assert "docs/page.md:3: unknown metadata key 'retries'" in proc.stdout
