@@ -154,7 +154,7 @@ class KwokBackend(Backend):
         info.save(self.state)
         return info
 
-    def _wait_nodes_ready(self, timeout: float = 60) -> None:
+    def _wait_nodes_ready(self, timeout: float = 180) -> None:
         kubectl = str(binaries.KUBERNETES.path("kubectl"))
         deadline = time.monotonic() + timeout
         while True:
@@ -173,7 +173,11 @@ class KwokBackend(Backend):
             if proc.returncode == 0 and len(nodes) >= NODE_COUNT:
                 return
             if time.monotonic() > deadline:
-                raise RuntimeError(f"kwok nodes not Ready after {timeout} s: {proc.stderr}")
+                log = self.workdir / "clusters" / self.cluster_name / "logs" / "kwok-controller.log"
+                tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"
+                raise RuntimeError(
+                    f"kwok nodes not Ready after {timeout} s: {proc.stderr}\nkwok-controller:\n{tail}"
+                )
             time.sleep(0.5)
 
     def _pids(self) -> list[int]:
