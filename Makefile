@@ -27,7 +27,8 @@ serve: setup
 
 test: setup
 	$(BIN)/k8snotes setup
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -p no:k8snotes --markdown-docs --markdown-docs-syntax=superfences README.md k8snotes -q
+	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 build: setup
 	$(BIN)/mkdocs build --strict

@@ -34,7 +34,15 @@ ANY_LINES = "..."
 
 
 def normalize(line: str) -> str:
-    """``line`` with varying parts replaced by placeholders and spaces collapsed."""
+    """``line`` with varying parts replaced by placeholders and spaces collapsed.
+
+    ```python
+    from k8snotes.runner.output import normalize
+
+    line = "web-6cb5c88748-dr7qz   1/1   Running   0   12s   10.244.1.3"
+    assert normalize(line) == "web-<HASH>-<ID> 1/1 Running 0 <AGE> <IP>"
+    ```
+    """
     for pattern, placeholder in _VARYING:
         line = pattern.sub(placeholder, line)
     return " ".join(line.split())
