@@ -27,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from filelock import FileLock
+
 from k8snotes import paths, versions
 from k8snotes.progress import console, step
 from k8snotes.provision.gobuild import GoWorkspace, staging_replaces, version_ldflags, workspace
@@ -370,6 +372,16 @@ def ensure(group: BinaryGroup, *, allow_download: bool = True) -> Path:
         return group.bin_dir
     root = group.root
     root.mkdir(parents=True, exist_ok=True)
+    # One build at a time per group, across processes (xdist workers, a CLI run).
+    with FileLock(str(root / "build.lock")):
+        if group.is_complete():
+            return group.bin_dir
+        _provision(group, allow_download)
+    return group.bin_dir
+
+
+def _provision(group: BinaryGroup, allow_download: bool) -> None:
+    root = group.root
     staging = root / "bin.partial"
     shutil.rmtree(staging, ignore_errors=True)
     start = time.monotonic()
@@ -393,7 +405,6 @@ def ensure(group: BinaryGroup, *, allow_download: bool = True) -> Path:
             }
         )
     )
-    return group.bin_dir
 
 
 def ensure_all(names: list[str] | None = None) -> dict[str, Path]:

@@ -1,0 +1,344 @@
+"""Cluster add-ons the pages need, built from Go module sources: metrics-server and Traefik.
+
+- metrics-server, so ``kubectl top pods`` / ``kubectl top nodes`` answer (kind's
+  kubelets serve self-signed certificates, hence ``--kubelet-insecure-tls``).
+- Traefik as ingress controller *and* Gateway API implementation, on the node
+  labelled ``ingress-ready=true`` with ``hostPort: 80``, so ``curl localhost/...``
+  on the host reaches Ingresses and HTTPRoutes as on a reader's kind cluster.
+  IngressClass ``traefik`` (the default) and GatewayClass ``traefik``; the Gateway
+  API CRDs are the version Traefik's ``go.mod`` requires.
+
+The images are built locally (``FROM scratch`` plus the static binary) under
+their upstream names, and loaded into the cluster with ``kind load``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from k8snotes import versions
+from k8snotes.provision import binaries, docker, images
+
+METRICS_SERVER_IMAGE = f"registry.k8s.io/metrics-server/metrics-server:{versions.METRICS_SERVER}"
+TRAEFIK_IMAGE = f"docker.io/library/traefik:{versions.TRAEFIK}"
+ADDON_LABEL = "io.k8snotes.addon.version"
+
+INGRESS_CLASS = "traefik"
+GATEWAY_CLASS = "traefik"
+TRAEFIK_NAMESPACE = "traefik"
+
+
+def _image_dockerfile(binary: str, version: str) -> str:
+    return (
+        f"FROM scratch\nCOPY {binary} /{binary}\n"
+        f'LABEL {ADDON_LABEL}="{version}"\nENTRYPOINT ["/{binary}"]\n'
+    )
+
+
+def ensure_images() -> list[str]:
+    """Build the add-on images when absent (binaries come from the cache); return their tags."""
+    wanted = [
+        (METRICS_SERVER_IMAGE, binaries.METRICS_SERVER, "metrics-server"),
+        (TRAEFIK_IMAGE, binaries.TRAEFIK, "traefik"),
+    ]
+    for tag, group, binary in wanted:
+        if images.labels(tag).get(ADDON_LABEL) == group.version:
+            continue
+        folder = binaries.ensure(group)
+        docker.ensure_base_image()
+        images.build_image(tag, _image_dockerfile(binary, group.version), {binary: folder / binary})
+    return [tag for tag, _, _ in wanted]
+
+
+def gateway_crds() -> Path:
+    """The Gateway API standard CRDs (``standard-install.yaml``), from the cache."""
+    return binaries.ensure(binaries.GATEWAY_API) / "standard-install.yaml"
+
+
+METRICS_SERVER_MANIFEST = f"""\
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: metrics-server
+  namespace: kube-system
+  labels: {{k8s-app: metrics-server}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: system:aggregated-metrics-reader
+  labels:
+    k8s-app: metrics-server
+    rbac.authorization.k8s.io/aggregate-to-admin: "true"
+    rbac.authorization.k8s.io/aggregate-to-edit: "true"
+    rbac.authorization.k8s.io/aggregate-to-view: "true"
+rules:
+- apiGroups: [metrics.k8s.io]
+  resources: [pods, nodes]
+  verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: system:metrics-server
+  labels: {{k8s-app: metrics-server}}
+rules:
+- apiGroups: [""]
+  resources: [nodes/metrics]
+  verbs: [get]
+- apiGroups: [""]
+  resources: [pods, nodes]
+  verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: metrics-server-auth-reader
+  namespace: kube-system
+  labels: {{k8s-app: metrics-server}}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: extension-apiserver-authentication-reader
+subjects:
+- kind: ServiceAccount
+  name: metrics-server
+  namespace: kube-system
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: metrics-server:system:auth-delegator
+  labels: {{k8s-app: metrics-server}}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: system:auth-delegator
+subjects:
+- kind: ServiceAccount
+  name: metrics-server
+  namespace: kube-system
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: system:metrics-server
+  labels: {{k8s-app: metrics-server}}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: system:metrics-server
+subjects:
+- kind: ServiceAccount
+  name: metrics-server
+  namespace: kube-system
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: metrics-server
+  namespace: kube-system
+  labels: {{k8s-app: metrics-server}}
+spec:
+  selector: {{k8s-app: metrics-server}}
+  ports:
+  - name: https
+    port: 443
+    protocol: TCP
+    targetPort: https
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: metrics-server
+  namespace: kube-system
+  labels: {{k8s-app: metrics-server}}
+spec:
+  selector:
+    matchLabels: {{k8s-app: metrics-server}}
+  template:
+    metadata:
+      labels: {{k8s-app: metrics-server}}
+    spec:
+      serviceAccountName: metrics-server
+      priorityClassName: system-cluster-critical
+      nodeSelector: {{kubernetes.io/os: linux}}
+      containers:
+      - name: metrics-server
+        image: {METRICS_SERVER_IMAGE}
+        imagePullPolicy: IfNotPresent
+        args:
+        - --cert-dir=/tmp
+        - --secure-port=10250
+        - --kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname
+        - --kubelet-use-node-status-port
+        - --metric-resolution=15s
+        - --kubelet-insecure-tls
+        ports:
+        - name: https
+          containerPort: 10250
+          protocol: TCP
+        readinessProbe:
+          httpGet: {{path: /readyz, port: https, scheme: HTTPS}}
+          periodSeconds: 5
+          failureThreshold: 3
+        livenessProbe:
+          httpGet: {{path: /livez, port: https, scheme: HTTPS}}
+          periodSeconds: 10
+          failureThreshold: 3
+        resources:
+          requests: {{cpu: 100m, memory: 200Mi}}
+        securityContext:
+          allowPrivilegeEscalation: false
+          readOnlyRootFilesystem: true
+          runAsNonRoot: true
+          runAsUser: 1000
+          capabilities: {{drop: [ALL]}}
+          seccompProfile: {{type: RuntimeDefault}}
+        volumeMounts:
+        - name: tmp-dir
+          mountPath: /tmp
+      volumes:
+      - name: tmp-dir
+        emptyDir: {{}}
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata:
+  name: v1beta1.metrics.k8s.io
+  labels: {{k8s-app: metrics-server}}
+spec:
+  group: metrics.k8s.io
+  version: v1beta1
+  groupPriorityMinimum: 100
+  versionPriority: 100
+  insecureSkipTLSVerify: true
+  service:
+    name: metrics-server
+    namespace: kube-system
+"""
+"""metrics-server as upstream's ``components.yaml`` deploys it, plus ``--kubelet-insecure-tls``."""
+
+GATEWAY_RESOURCES = (
+    "gatewayclasses gateways httproutes grpcroutes referencegrants backendtlspolicies "
+    "tcproutes tlsroutes udproutes listenersets"
+).split()
+
+TRAEFIK_MANIFEST = f"""\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: {TRAEFIK_NAMESPACE}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: traefik
+  namespace: {TRAEFIK_NAMESPACE}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: traefik
+rules:
+- apiGroups: [""]
+  resources: [services, secrets, nodes, namespaces, configmaps]
+  verbs: [get, list, watch]
+- apiGroups: [discovery.k8s.io]
+  resources: [endpointslices]
+  verbs: [get, list, watch]
+- apiGroups: [networking.k8s.io, extensions]
+  resources: [ingresses, ingressclasses]
+  verbs: [get, list, watch]
+- apiGroups: [networking.k8s.io, extensions]
+  resources: [ingresses/status]
+  verbs: [update]
+- apiGroups: [gateway.networking.k8s.io]
+  resources: [{", ".join(GATEWAY_RESOURCES)}]
+  verbs: [get, list, watch]
+- apiGroups: [gateway.networking.k8s.io]
+  resources: [{", ".join(r + "/status" for r in GATEWAY_RESOURCES)}]
+  verbs: [update, patch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: traefik
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: traefik
+subjects:
+- kind: ServiceAccount
+  name: traefik
+  namespace: {TRAEFIK_NAMESPACE}
+---
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata:
+  name: {INGRESS_CLASS}
+  annotations:
+    ingressclass.kubernetes.io/is-default-class: "true"
+spec:
+  controller: traefik.io/ingress-controller
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata:
+  name: {GATEWAY_CLASS}
+spec:
+  controllerName: traefik.io/gateway-controller
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: traefik
+  namespace: {TRAEFIK_NAMESPACE}
+  labels: {{app.kubernetes.io/name: traefik}}
+spec:
+  replicas: 1
+  strategy: {{type: Recreate}}
+  selector:
+    matchLabels: {{app.kubernetes.io/name: traefik}}
+  template:
+    metadata:
+      labels: {{app.kubernetes.io/name: traefik}}
+    spec:
+      serviceAccountName: traefik
+      nodeSelector: {{ingress-ready: "true"}}
+      tolerations:
+      - key: node-role.kubernetes.io/control-plane
+        operator: Exists
+        effect: NoSchedule
+      containers:
+      - name: traefik
+        image: {TRAEFIK_IMAGE}
+        imagePullPolicy: IfNotPresent
+        args:
+        - --entryPoints.web.address=:80
+        - --entryPoints.traefik.address=:9000
+        - --ping=true
+        - --providers.kubernetesingress=true
+        - --providers.kubernetesingress.ingressendpoint.hostname=localhost
+        - --providers.kubernetesgateway=true
+        - --providers.kubernetesgateway.statusaddress.hostname=localhost
+        - --log.level=INFO
+        - --log.noColor=true
+        ports:
+        - name: web
+          containerPort: 80
+          hostPort: 80
+          protocol: TCP
+        - name: ping
+          containerPort: 9000
+          protocol: TCP
+        readinessProbe:
+          httpGet: {{path: /ping, port: ping}}
+          periodSeconds: 2
+        livenessProbe:
+          httpGet: {{path: /ping, port: ping}}
+          periodSeconds: 10
+        resources:
+          requests: {{cpu: 50m, memory: 64Mi}}
+"""
+"""Traefik as ingress and Gateway API controller, on the ingress-ready node's port 80."""
