@@ -126,23 +126,11 @@ class KwokBackend(Backend):
         log_file.write_text(SIMULATED_LOG)
         config = self.state / "kwokctl.yaml"
         config.write_text(kwokctl_config(bin_dirs, log_file))
-        with step(f"starting kwok cluster {self.cluster_name}"):
-            self._kwokctl(
-                "create",
-                "cluster",
-                "--name",
-                self.cluster_name,
-                "--kubeconfig",
-                str(self.kubeconfig),
-                "-c",
-                str(config),
-                "--wait",
-                "3m",
-            )
-            self._kwokctl(
-                "scale", "node", "--name", self.cluster_name, "--replicas", str(NODE_COUNT)
-            )
-            self._wait_nodes_ready()
+        try:
+            self._start(config)
+        except BaseException:
+            self.down()  # never leave half a cluster running
+            raise
         info = ClusterInfo(
             name=self.cluster_name,
             backend=self.name,
@@ -153,6 +141,17 @@ class KwokBackend(Backend):
         )
         info.save(self.state)
         return info
+
+    def _start(self, config: Path) -> None:
+        with step(f"starting kwok cluster {self.cluster_name}"):
+            self._kwokctl(
+                "create", "cluster", "--name", self.cluster_name,
+                "--kubeconfig", str(self.kubeconfig), "-c", str(config), "--wait", "3m",
+            )  # fmt: skip
+            self._kwokctl(
+                "scale", "node", "--name", self.cluster_name, "--replicas", str(NODE_COUNT)
+            )
+            self._wait_nodes_ready()
 
     def _wait_nodes_ready(self, timeout: float = 180) -> None:
         kubectl = str(binaries.KUBERNETES.path("kubectl"))
