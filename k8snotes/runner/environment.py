@@ -140,17 +140,17 @@ def _kind_node_image() -> str | None:
 def page_prelude(info: ClusterInfo) -> str:
     """Shell code run before a page's first block.
 
-    Where kind's default node image cannot be pulled (it is pinned by digest),
-    ``kind create cluster`` runs with ``--image`` naming the node image built
-    here, and says so on stderr: the one change made to a page's commands.
+    Defines ``kind`` as a function that passes ``kind create cluster`` through
+    :mod:`k8snotes.runner.kindshim` (the one change made to a page's commands,
+    reported) and every other kind command through unchanged.
     """
     return r"""
 kind() {
-  if [ "$1 $2" = "create cluster" ] && [ -n "${K8SNOTES_KIND_IMAGE:-}" ]; then
-    case " $* " in *" --image"*) ;; *)
-      echo "[k8snotes] running: kind $* --image $K8SNOTES_KIND_IMAGE (kind's default node image cannot be pulled here)" >&2
-      command kind "$@" --image "$K8SNOTES_KIND_IMAGE"; return ;;
-    esac
+  if [ "$1 $2" = "create cluster" ]; then
+    local __args
+    mapfile -t __args < <(K8SNOTES_SHIM_DIR="$__K8SNOTES_META" python3 -m k8snotes.runner.kindshim "$@") || return
+    command kind "${__args[@]}"
+    return
   fi
   command kind "$@"
 }

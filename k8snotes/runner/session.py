@@ -168,6 +168,8 @@ class PageSession:
                 [bin_dir, *(extra_env or {}).get("PATH", os.environ["PATH"]).split(os.pathsep)]
             ),
             "K8SNOTES_NAMESPACE": self.namespace,
+            "K8SNOTES_NOTES": str(self.tmp / "notes.txt"),
+            "__K8SNOTES_META": str(self.workdir / ".k8snotes"),
             "TERM": "dumb",
             "NO_COLOR": "1",
             "PAGER": "cat",
@@ -288,11 +290,18 @@ class PageSession:
         except BlockFailure:
             self.failed_at = block
             raise
-        notes = []
-        if "kind create cluster" in block.text and "K8SNOTES_KIND_IMAGE" in self.env:
-            notes.append("kind create cluster ran with --image (local node image)")
+        notes = self._shim_notes()
         if not self.cluster.real_pods and re.search(r"\bkubectl\b", block.text):
             notes.append("pods simulated (kwok)")
+        return notes
+
+    def _shim_notes(self) -> list[str]:
+        """Changes the kind shim made to this block's commands (see :mod:`k8snotes.runner.kindshim`)."""
+        path = Path(self.env["K8SNOTES_NOTES"])
+        if not path.exists():
+            return []
+        notes = path.read_text().splitlines()
+        path.unlink()
         return notes
 
     def _check_interactive(self, block: Block, command: str) -> None:
