@@ -20,6 +20,35 @@ from k8snotes.markdown.includes import Includes
 from k8snotes.runner.session import split_console
 
 TOOLS = ("kubectl", "docker", "kind")
+_TWO_LEVEL: dict[str, dict[str, set[str] | None]] = {
+    "kubectl": {
+        "config": None,
+        "rollout": None,
+        "auth": None,
+        "create": None,
+        "set": None,
+        "top": None,
+        "certificate": None,
+        "apply": {"view-last-applied", "set-last-applied", "edit-last-applied"},
+    },
+    "docker": {
+        "image": None,
+        "container": None,
+        "network": None,
+        "volume": None,
+        "system": None,
+        "builder": None,
+    },
+    "kind": {
+        "create": None,
+        "delete": None,
+        "get": None,
+        "load": None,
+        "export": None,
+        "build": None,
+    },
+}
+"""Commands whose second word is a subcommand too (``None``: any second word)."""
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 
 
@@ -53,13 +82,11 @@ def subcommand(tool: str, words: list[str]) -> str:
     rest = [w for w in words[1:] if not w.startswith("-")]
     if not rest:
         return ""
-    two_level = {
-        "kubectl": {"config", "rollout", "apply", "auth", "create", "set", "top", "certificate"},
-        "docker": {"image", "container", "network", "volume", "system", "builder"},
-        "kind": {"create", "delete", "get", "load", "export", "build"},
-    }
-    if rest[0] in two_level.get(tool, set()) and len(rest) > 1:
-        return f"{rest[0]} {rest[1]}"
+    second = rest[1] if len(rest) > 1 else ""
+    if rest[0] in _TWO_LEVEL.get(tool, {}):
+        allowed = _TWO_LEVEL[tool][rest[0]]
+        if second and (allowed is None or second in allowed):
+            return f"{rest[0]} {second}"
     return rest[0]
 
 
