@@ -13,16 +13,9 @@ from pathlib import Path
 import pytest
 
 from k8snotes.cluster.kwok import KwokBackend
+from tests.conftest import MKDOCS_YML
 
 pytestmark = pytest.mark.cluster
-
-MKDOCS_YML = """\
-site_name: t
-markdown_extensions:
-  - pymdownx.snippets:
-      base_path: [snippets]
-      check_paths: true
-"""
 
 
 @pytest.fixture(scope="module")
