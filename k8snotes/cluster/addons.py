@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from k8snotes import versions
+from k8snotes import paths, versions
 from k8snotes.provision import binaries, docker, images
 
 METRICS_SERVER_IMAGE = f"registry.k8s.io/metrics-server/metrics-server:{versions.METRICS_SERVER}"
@@ -224,121 +224,14 @@ GATEWAY_RESOURCES = (
     "tcproutes tlsroutes udproutes listenersets"
 ).split()
 
-TRAEFIK_MANIFEST = f"""\
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: {TRAEFIK_NAMESPACE}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: traefik
-  namespace: {TRAEFIK_NAMESPACE}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata:
-  name: traefik
-rules:
-- apiGroups: [""]
-  resources: [services, secrets, nodes, namespaces, configmaps]
-  verbs: [get, list, watch]
-- apiGroups: [discovery.k8s.io]
-  resources: [endpointslices]
-  verbs: [get, list, watch]
-- apiGroups: [networking.k8s.io, extensions]
-  resources: [ingresses, ingressclasses]
-  verbs: [get, list, watch]
-- apiGroups: [networking.k8s.io, extensions]
-  resources: [ingresses/status]
-  verbs: [update]
-- apiGroups: [gateway.networking.k8s.io]
-  resources: [{", ".join(GATEWAY_RESOURCES)}]
-  verbs: [get, list, watch]
-- apiGroups: [gateway.networking.k8s.io]
-  resources: [{", ".join(r + "/status" for r in GATEWAY_RESOURCES)}]
-  verbs: [update, patch]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata:
-  name: traefik
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: ClusterRole
-  name: traefik
-subjects:
-- kind: ServiceAccount
-  name: traefik
-  namespace: {TRAEFIK_NAMESPACE}
----
-apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata:
-  name: {INGRESS_CLASS}
-  annotations:
-    ingressclass.kubernetes.io/is-default-class: "true"
-spec:
-  controller: traefik.io/ingress-controller
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata:
-  name: {GATEWAY_CLASS}
-spec:
-  controllerName: traefik.io/gateway-controller
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: traefik
-  namespace: {TRAEFIK_NAMESPACE}
-  labels: {{app.kubernetes.io/name: traefik}}
-spec:
-  replicas: 1
-  strategy: {{type: Recreate}}
-  selector:
-    matchLabels: {{app.kubernetes.io/name: traefik}}
-  template:
-    metadata:
-      labels: {{app.kubernetes.io/name: traefik}}
-    spec:
-      serviceAccountName: traefik
-      nodeSelector: {{ingress-ready: "true"}}
-      tolerations:
-      - key: node-role.kubernetes.io/control-plane
-        operator: Exists
-        effect: NoSchedule
-      containers:
-      - name: traefik
-        image: {TRAEFIK_IMAGE}
-        imagePullPolicy: IfNotPresent
-        args:
-        - --entryPoints.web.address=:80
-        - --entryPoints.traefik.address=:9000
-        - --ping=true
-        - --providers.kubernetesingress=true
-        - --providers.kubernetesingress.ingressendpoint.hostname=localhost
-        - --providers.kubernetesgateway=true
-        - --providers.kubernetesgateway.statusaddress.hostname=localhost
-        - --log.level=INFO
-        - --log.noColor=true
-        ports:
-        - name: web
-          containerPort: 80
-          hostPort: 80
-          protocol: TCP
-        - name: ping
-          containerPort: 9000
-          protocol: TCP
-        readinessProbe:
-          httpGet: {{path: /ping, port: ping}}
-          periodSeconds: 2
-        livenessProbe:
-          httpGet: {{path: /ping, port: ping}}
-          periodSeconds: 10
-        resources:
-          requests: {{cpu: 50m, memory: 64Mi}}
+TRAEFIK_MANIFEST_FILE = (
+    paths.project_root() / "snippets" / "tasks" / "ingress-and-gateway-api" / "traefik.yaml"
+)
+"""The Traefik Deployment the suite installs is the one task 10 shows readers: one source.
+
+Its ``image: traefik:v3.6.12`` is, fully qualified, :data:`TRAEFIK_IMAGE`, the
+image built here from source and loaded into the nodes.
 """
+
+TRAEFIK_MANIFEST = TRAEFIK_MANIFEST_FILE.read_text()
 """Traefik as ingress and Gateway API controller, on the ingress-ready node's port 80."""

@@ -239,9 +239,13 @@ class PageSession:
             kill_group(proc.pid)
             if proc.poll() is None:
                 problems.append(f"{block.location}: background process {proc.pid} survived")
-        proc = self.kubectl(
-            "delete", "namespace", self.namespace, "--wait=false", "--ignore-not-found", timeout=60
-        )
+        # Through the suite's kubeconfig: the page may have changed or emptied its own
+        # (a page that runs `kind delete cluster` leaves it with no current context).
+        proc = subprocess.run(
+            ["kubectl", "--kubeconfig", self.cluster.kubeconfig, "delete", "namespace",
+             self.namespace, "--wait=false", "--ignore-not-found"],
+            env=self.env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
         if proc.returncode != 0:
             problems.append(f"namespace {self.namespace}: {proc.stderr.strip()}")
         shutil.rmtree(self.tmp, ignore_errors=True)
