@@ -235,6 +235,11 @@ class KindBackend(Backend):
                 return info
         image = nodeimage.ensure_node_image()
         addon_images = addons.ensure_images() if self.addons_enabled else []
+        if self.exists() and not self.is_up():
+            # Left by a run that was cut off (its engine killed, say): start afresh.
+            with network_lock(), step(f"kind delete cluster --name {self.cluster_name} (stale)"):
+                self.kind("delete", "cluster", "--name", self.cluster_name,
+                          "--kubeconfig", str(self.kubeconfig))  # fmt: skip
         if not self.exists():
             if not port_free(self.host_port):
                 raise RuntimeError(f"host port {self.host_port} is taken: the cluster maps it")
