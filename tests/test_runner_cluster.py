@@ -143,7 +143,7 @@ def test_background_block_is_waited_for_and_stopped(kwok: KwokBackend, tmp_path:
 
 
 def test_page_namespace_and_files_are_removed(kwok: KwokBackend, tmp_path: Path) -> None:
-    page = '# P\n\n```bash\necho $K8SNOTES_NAMESPACE > /tmp/k8snotes-ns-$PPID; pwd; echo "$KUBECONFIG"\n```\n'
+    page = '# P\n\n```bash\npwd; echo "$KUBECONFIG"\n```\n'
     proc = run_page(tmp_path, page, None, "-s")
     assert proc.returncode == 0, proc.stdout
     namespaces = subprocess.run(

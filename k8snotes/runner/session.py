@@ -175,8 +175,12 @@ class PageSession:
             "PAGER": "cat",
         }
         self.env = env
-        self._make_namespace()
-        self.shell = ShellSession(self.workdir, env, prelude)
+        try:
+            self._make_namespace()
+            self.shell = ShellSession(self.workdir, env, prelude)
+        except BaseException:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
 
     # -- set-up and tear-down -------------------------------------------------
 
