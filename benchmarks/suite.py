@@ -23,10 +23,10 @@ import time
 import uuid
 from pathlib import Path
 
-from k8snotes.cluster.registry import get_backend, shared_cluster
+from k8snotes.cluster.registry import get_backend, release_cluster, shared_cluster
 from k8snotes.markdown import parse_page
 from k8snotes.markdown.includes import Includes
-from k8snotes.runner.environment import page_environment, prepare_cluster
+from k8snotes.runner.environment import page_environment, prepare_cluster, release_environment
 from k8snotes.runner.session import NOT_EXECUTED, split_console
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,6 +128,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
     backend = args.backend or get_backend().name
+    os.environ["K8SNOTES_RUN_ID"] = "bench"  # what this run starts, it stops at the end
     print("command:", shlex.join([Path(sys.executable).name, *sys.argv]))
     start = time.monotonic()
     shared_cluster(get_backend(backend), "bench", prepare_cluster)
@@ -142,6 +143,8 @@ def main() -> int:
         print(f"  overhead ratio (pytest -n 1 / replay): {walls[1] / plain:.2f} (target <= 1.2)")
     if 2 in walls:
         print(f"  -n 2 wall: {walls[2]:.1f} s (target < 120 s)")
+    release_cluster(get_backend(backend), "bench")
+    release_environment("bench")
     return 0
 
 
