@@ -104,23 +104,24 @@ def test_internal_links_and_anchors_resolve(page, base_url: str, site_dir: Path)
     assert broken == []
 
 
-@pytest.mark.parametrize("scheme", ["default", "slate"])
-def test_screenshots_light_and_dark(page, base_url: str, site_dir: Path, scheme: str) -> None:
+@pytest.mark.parametrize(("preference", "scheme"), [("light", "default"), ("dark", "slate")])
+def test_screenshots_light_and_dark(
+    browser, base_url: str, site_dir: Path, preference: str, scheme: str
+) -> None:
+    """Pages as a reader whose system prefers light or dark sees them, kept as artefacts."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    wanted = [
-        "",
-        "contributing/writing-pages/",
-        "tasks/make-it-a-deployment/",
-        "tasks/run-a-pod-and-a-service/",
-        "concepts/pods/",
-    ]
+    context = browser.new_context(color_scheme=preference, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    wanted = ["", "contributing/writing-pages/", "tasks/make-it-a-deployment/",
+              "tasks/run-a-pod-and-a-service/", "concepts/pods/"]  # fmt: skip
     shot = 0
     for rel in wanted:
         if not (site_dir / rel / "index.html").exists():
             continue
         page.goto(urljoin(base_url, rel), wait_until="networkidle")
-        page.evaluate(f"document.body.setAttribute('data-md-color-scheme', '{scheme}')")
+        assert page.get_attribute("body", "data-md-color-scheme") == scheme
         name = (rel.strip("/").replace("/", "-") or "home") + f"-{scheme}.png"
-        page.screenshot(path=str(ARTIFACTS / name), full_page=False)
+        page.screenshot(path=str(ARTIFACTS / name))
         shot += 1
+    context.close()
     assert shot >= 2
