@@ -175,3 +175,18 @@ def test_unknown_metadata_is_a_collection_error(kwok: KwokBackend, tmp_path: Pat
     proc = run_page(tmp_path, "# P\n\n<!-- k8snotes: retries=3 -->\n```bash\nls\n```\n")
     assert proc.returncode != 0
     assert "docs/page.md:3: unknown metadata key 'retries'" in proc.stdout
+
+
+def test_existing_backend_uses_a_copy_of_the_named_context(
+    kwok: KwokBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from k8snotes.cluster.existing import ExistingBackend
+
+    monkeypatch.setenv("KUBECONFIG", str(kwok.kubeconfig))
+    original = kwok.kubeconfig.read_text()
+    backend = ExistingBackend("kwok-k8snotes", state=tmp_path)
+    info = backend.up()
+    assert backend.is_up() and info.kubeconfig != str(kwok.kubeconfig)
+    backend.down()
+    assert not backend.kubeconfig.exists()
+    assert kwok.is_up() and kwok.kubeconfig.read_text() == original
