@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -57,8 +59,29 @@ def test_cluster_lifecycle(tmp_path: Path) -> None:
         ]
         per_node = Counter(p["spec"]["nodeName"] for p in pods)
         assert len(per_node) == NODE_COUNT and max(per_node.values()) <= 3
-        # kubectl logs answers for a simulated pod.
-        assert "simulated pod" in kubectl(backend, "logs", pods[0]["metadata"]["name"])
+        # kubectl logs and port-forward answer for a simulated pod, and say so.
+        name = pods[0]["metadata"]["name"]
+        assert "simulated pod" in kubectl(backend, "logs", name)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        forward = subprocess.Popen(
+            ["kubectl", "port-forward", f"pod/{name}", f"{port}:8080"], env=backend.env(),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            body = ""
+            for _ in range(50):
+                got = subprocess.run(["curl", "-s", "--max-time", "3", f"http://127.0.0.1:{port}/"],
+                                     capture_output=True, text=True)  # fmt: skip
+                if got.returncode == 0:
+                    body = got.stdout
+                    break
+                time.sleep(0.2)
+            assert "[kwok] simulated pod" in body
+        finally:
+            forward.terminate()
+            forward.wait(10)
     finally:
         pids = backend._pids()
         backend.down()

@@ -30,10 +30,22 @@ SIMULATED_LOG = (
 )
 
 
+_SIMULATED_BODY = "[kwok] simulated pod: no container runs on a kwok node"
+SIMULATED_HTTP = (
+    "read -r request; "
+    "printf 'HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n"
+    f"Content-Length: {len(_SIMULATED_BODY) + 1}\\r\\nConnection: close\\r\\n\\r\\n"
+    f"{_SIMULATED_BODY}\\n'"
+)
+"""What a port-forward to a kwok pod answers: one plain HTTP response, saying so."""
+
+
 def kwokctl_config(bin_dirs: dict[str, Path], log_file: Path) -> str:
     """The ``KwokctlConfiguration`` (plus a ``ClusterLogs`` rule) kwokctl reads with ``-c``.
 
-    The ``ClusterLogs`` rule is read from the same file (kwok's CRDs stay off,
+    ``ClusterLogs``, ``ClusterAttach`` and ``ClusterPortForward`` rules make
+    ``kubectl logs``, ``attach`` and ``port-forward`` answer for simulated pods,
+    each saying it is simulated. They are read from the same file (kwok's CRDs stay off,
     so the file is the rule's source). Binds every component to 127.0.0.1 (by default they listen on every
     interface and etcd is unauthenticated) and points kwokctl at the cached
     binaries, so that it downloads nothing.
@@ -54,6 +66,19 @@ def kwokctl_config(bin_dirs: dict[str, Path], log_file: Path) -> str:
             "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
             "kind": "KwokctlConfiguration",
             "options": options,
+        },
+        {
+            "apiVersion": "kwok.x-k8s.io/v1alpha1",
+            "kind": "ClusterAttach",
+            "metadata": {"name": "simulated"},
+            "spec": {"selector": {}, "attaches": [{"containers": [], "logsFile": str(log_file)}]},
+        },
+        {
+            # Any port of any pod answers one HTTP response that says it is simulated.
+            "apiVersion": "kwok.x-k8s.io/v1alpha1",
+            "kind": "ClusterPortForward",
+            "metadata": {"name": "simulated"},
+            "spec": {"selector": {}, "forwards": [{"command": ["sh", "-c", SIMULATED_HTTP]}]},
         },
         {
             "apiVersion": "kwok.x-k8s.io/v1alpha1",
