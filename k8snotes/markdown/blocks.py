@@ -101,6 +101,13 @@ class Block:
         """True for blocks run in the page's shell."""
         return self.language in SHELL_LANGUAGES
 
+    def number(self, key: str, default: float) -> float:
+        """A numeric metadata value (``timeout``, ``retry``, ``exit``, ``port``), or ``default``."""
+        value = self.meta.get(key, default)
+        if not isinstance(value, int | float):
+            raise TypeError(f"{self.location}: metadata {key} is not a number")
+        return float(value)
+
     @property
     def requires(self) -> list[str]:
         """Capabilities named by ``requires=``."""

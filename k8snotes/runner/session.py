@@ -15,8 +15,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import kubernetes_validate
 import yaml
@@ -245,13 +247,13 @@ class PageSession:
                 problems.append(f"{block.location}: background process {proc.pid} survived")
         # Through the suite's kubeconfig: the page may have changed or emptied its own
         # (a page that runs `kind delete cluster` leaves it with no current context).
-        proc = subprocess.run(
+        deleted = subprocess.run(
             ["kubectl", "--kubeconfig", self.cluster.kubeconfig, "delete", "namespace",
              self.namespace, "--wait=false", "--ignore-not-found"],
             env=self.env, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
-        if proc.returncode != 0:
-            problems.append(f"namespace {self.namespace}: {proc.stderr.strip()}")
+        if deleted.returncode != 0:
+            problems.append(f"namespace {self.namespace}: {deleted.stderr.strip()}")
         shutil.rmtree(self.tmp, ignore_errors=True)
         return problems
 
@@ -321,7 +323,7 @@ class PageSession:
 
     def _execute(self, block: Block, command: str) -> Result:
         self._check_interactive(block, command)
-        timeout = float(block.meta.get("timeout", DEFAULT_TIMEOUT))  # type: ignore[arg-type]
+        timeout = block.number("timeout", DEFAULT_TIMEOUT)
         if "editor" in block.meta:
             self.shell.env["KUBE_EDITOR"] = str(block.meta["editor"])
         try:
@@ -333,8 +335,8 @@ class PageSession:
         finally:
             self.shell.env.pop("KUBE_EDITOR", None)
 
-    def _until_ok(self, block: Block, attempt: callable) -> None:  # type: ignore[valid-type]
-        retry = float(block.meta.get("retry", 0))  # type: ignore[arg-type]
+    def _until_ok(self, block: Block, attempt: Callable[[], None]) -> None:
+        retry = block.number("retry", 0)
         deadline = time.monotonic() + retry
         while True:
             try:
@@ -349,7 +351,7 @@ class PageSession:
         if block.meta.get("background"):
             self._start_background(block)
             return
-        expected_exit = int(block.meta.get("exit", 0))  # type: ignore[call-overload]
+        expected_exit = int(block.number("exit", 0))
 
         def attempt() -> None:
             result = self._execute(block, block.text)
@@ -376,7 +378,7 @@ class PageSession:
             pairs = split_console(block.text)
         except ValueError as exc:
             raise BlockFailure(f"{block.location}: {exc}") from None
-        expected_exit = int(block.meta.get("exit", 0))  # type: ignore[call-overload]
+        expected_exit = int(block.number("exit", 0))
         for command, expected, offset in pairs:
 
             def attempt(
@@ -401,9 +403,9 @@ class PageSession:
         self.background.append((block, proc))
         port = block.meta.get("port")
         if port is not None:
-            timeout = float(block.meta.get("timeout", 30))  # type: ignore[arg-type]
-            if not wait_port(int(port), timeout, proc):  # type: ignore[call-overload]
-                log = Path(proc.args[1]).with_suffix(".log")  # type: ignore[index]
+            timeout = block.number("timeout", 30)
+            if not wait_port(int(block.number("port", 0)), timeout, proc):
+                log = Path(cast(list[str], proc.args)[1]).with_suffix(".log")
                 output = log.read_text(errors="replace") if log.exists() else ""
                 raise BlockFailure(
                     failure_report(
@@ -457,9 +459,9 @@ class PageSession:
         script = self.shell.meta_dir / f"block-{block.line}.py"
         script.write_text(block.text)
         result = self.shell.run(
-            f"python3 {script}", timeout=float(block.meta.get("timeout", DEFAULT_TIMEOUT))
-        )  # type: ignore[arg-type]
-        if result.timed_out or result.exit_code != int(block.meta.get("exit", 0)):  # type: ignore[call-overload]
+            f"python3 {script}", timeout=block.number("timeout", DEFAULT_TIMEOUT)
+        )
+        if result.timed_out or result.exit_code != int(block.number("exit", 0)):
             raise BlockFailure(
                 failure_report(
                     block,
