@@ -184,9 +184,13 @@ def test_existing_backend_uses_a_copy_of_the_named_context(
 
     monkeypatch.setenv("KUBECONFIG", str(kwok.kubeconfig))
     original = kwok.kubeconfig.read_text()
+    kube_home = Path.home() / ".kube"
+    before = sorted(str(p) for p in kube_home.rglob("*")) if kube_home.exists() else None
     backend = ExistingBackend("kwok-k8snotes", state=tmp_path)
     info = backend.up()
     assert backend.is_up() and info.kubeconfig != str(kwok.kubeconfig)
     backend.down()
     assert not backend.kubeconfig.exists()
     assert kwok.is_up() and kwok.kubeconfig.read_text() == original
+    after = sorted(str(p) for p in kube_home.rglob("*")) if kube_home.exists() else None
+    assert after == before, "something wrote under ~/.kube"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 from k8snotes.cluster.base import Backend, Capability, ClusterInfo
@@ -30,6 +31,9 @@ class ExistingBackend(Backend):
         self.state.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run(
             ["kubectl", "config", "view", "--minify", "--flatten", "--context", self.context],
+            # kubectl v1.37 asks the server for its version and caches the answer:
+            # keep that cache out of ~/.kube.
+            env={**os.environ, "KUBECACHEDIR": str(self.kubecache)},
             capture_output=True,
             text=True,
             check=True,
