@@ -46,7 +46,7 @@ def run_suite(workers: int, backend: str) -> tuple[float, list[str]]:
         "--durations=0",
     ]
     if workers > 1:
-        args += ["-n", str(workers), "--dist", "loadfile"]
+        args += ["-n", str(workers), "--dist", "loadgroup"]
     start = time.monotonic()
     proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
     wall = time.monotonic() - start

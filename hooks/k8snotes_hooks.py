@@ -6,13 +6,21 @@
   terms show a tooltip on hover. (``pymdownx.snippets``' ``auto_append`` does the
   same but also appends it to each of the hundreds of docstrings mkdocstrings
   renders, which made the build 6 times slower: 18 s against 3 s.)
+- A page whose front matter ``needs`` other pages (the state it starts from:
+  the test runner orders pages by the same list) gets a "Before you start"
+  note at its top linking each of them.
 - The glossary page is rendered from ``includes/glossary-abbreviations.md``,
   the same file that gives every page its hover tooltips, so the two cannot
   drift.
+- In ``console`` blocks, only ``$ `` stays a prompt and every other line is
+  output, as the test runner reads them, so the copy button copies exactly the
+  commands the runner ran (Pygments also reads ``# `` and ``%`` as prompts; see
+  ``k8snotes.markdown.copytext.console_copy_html``).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -39,12 +47,46 @@ def _abbreviations(config: Any) -> str:
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     """Expand the glossary and command-reference markers; append the abbreviations."""
     markdown = expand_command_markers(markdown, page, config)
+    markdown = before_you_start(markdown, page, files)
     markdown += "\n\n" + _abbreviations(config)
     if GLOSSARY_MARKER not in markdown:
         return markdown
     source = Path(config["config_file_path"]).parent / "includes" / "glossary-abbreviations.md"
     body = "\n".join(f"{term}\n:   {text}\n" for term, text in glossary_entries(source))
     return markdown.replace(GLOSSARY_MARKER, body)
+
+
+def before_you_start(markdown: str, page: Any, files: Any) -> str:
+    """Insert, under the page's title, a note linking the pages its ``needs`` names."""
+    needs = page.meta.get("needs") or []
+    if isinstance(needs, str):
+        needs = [needs]
+    if not needs:
+        return markdown
+    here = Path(page.file.src_uri).parent
+    links = []
+    for need in needs:
+        target = files.get_file_from_path(need)
+        title = _title(Path(target.abs_src_path)) if target else need
+        rel = Path(*([".."] * len(here.parts)), need) if here.parts else Path(need)
+        links.append(f"[{title}]({rel.as_posix()})")
+    note = (
+        '!!! info "Before you start"\n'
+        f"    This page starts from what {' and '.join(links)} leaves: do that first, "
+        "in the same terminal, and keep its cluster.\n"
+    )
+    lines = markdown.split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith("# "):
+            return "\n".join([*lines[: i + 1], "", note, *lines[i + 1 :]])
+    return note + "\n" + markdown
+
+
+def _title(path: Path) -> str:
+    for line in path.read_text().splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    return path.stem
 
 
 _COMMANDS = re.compile(r"<!-- k8snotes-commands: (?P<tool>\w+) -->")
@@ -77,3 +119,15 @@ def expand_command_markers(markdown: str, page: Any, config: Any) -> str:
     if "<!-- k8snotes-commands:" not in markdown:
         return markdown
     return _command_reference(markdown, page, config)
+
+
+def on_page_content(html: str, page: Any, config: Any, files: Any) -> str:
+    """Make the prompts and output of ``console`` blocks the runner's, for the copy button."""
+    from k8snotes.markdown.copytext import console_copy_html
+
+    html, problems = console_copy_html(html)
+    for problem in problems:  # a warning: `mkdocs build --strict` fails on it
+        logging.getLogger("mkdocs.hooks.k8snotes").warning(
+            "%s: console block left as highlighted: %s", page.file.src_uri, problem
+        )
+    return html

@@ -32,6 +32,11 @@ def _cmd_setup(args: argparse.Namespace) -> int:
 
             if hasattr(nodeimage, "ensure_node_image"):
                 nodeimage.ensure_node_image()
+            from k8snotes.cluster import addons
+
+            # The images a reader's cluster pulls (metrics-server, Traefik): built here,
+            # before the tests, so the pytest workers start with nothing to build.
+            addons.ensure_images()
         finally:
             if started:
                 docker.stop_engine()

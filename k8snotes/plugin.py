@@ -1,12 +1,19 @@
 """The pytest plugin: every page of ``docs/`` becomes a file of tests, one test per block.
 
 Registered through the ``pytest11`` entry point. A page's blocks run in order
-in one :class:`~k8snotes.runner.session.PageSession`; pages are distributed
-whole to pytest-xdist workers (``--dist loadfile``), all sharing one cluster.
+in one :class:`~k8snotes.runner.session.PageSession`.
+
+On the ``kind`` backend pages run under the reader's conditions
+(:class:`~k8snotes.runner.environment.ReaderRun`): one reader's machine per
+run, pages in the order their front matter ``needs`` sets, on the clusters the
+pages make themselves, all on one pytest-xdist worker (``--dist loadgroup``).
+On ``kwok`` and ``existing`` each page gets a namespace of its own on the
+suite's cluster.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections import Counter
@@ -17,10 +24,14 @@ import pytest
 
 from k8snotes.cluster.base import Capability, ClusterInfo
 from k8snotes.markdown import Block, PageError, parse_page
+from k8snotes.markdown.frontmatter import PageSettings, page_settings
 from k8snotes.markdown.includes import Includes
 from k8snotes.runner.session import BlockFailure, BlockSkipped, PageSession
 
 RUN_ID_ENV = "K8SNOTES_RUN_ID"
+
+READER_GROUP = "k8snotes-reader"
+"""The pytest-xdist group of every page in reader mode: one worker, one reader's machine."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,6 +59,37 @@ def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):
         os.environ.setdefault(RUN_ID_ENV, uuid.uuid4().hex[:8])
     config.stash[_STATE] = _RunState(config)
+    if config.stash[_STATE].reader_mode:
+        _add_needed_pages(config)
+
+
+def _add_needed_pages(config: pytest.Config) -> None:
+    """Run the pages a named page ``needs`` too (before it), as a reader would have.
+
+    ``pytest docs/concepts/pods.md`` in reader mode also runs the page that
+    prepares its cluster; naming a folder or the whole suite adds nothing.
+    """
+    root = Path(str(config.rootpath))
+    docs = root / config.getoption("--k8snotes-docs")
+    named = [Path(a.split("::")[0]).resolve() for a in config.args]
+    pages = [p for p in named if p.suffix == ".md" and docs in p.parents]
+    wanted: list[Path] = []
+    todo = list(pages)
+    while todo:
+        page = todo.pop()
+        if not page.exists():
+            continue
+        try:
+            needs = page_settings(page).needs
+        except PageError:
+            continue
+        for need in needs:
+            path = (docs / need).resolve()
+            covered = any(n == path or n in path.parents for n in named)
+            if path not in wanted and not covered:
+                wanted.append(path)
+                todo.append(path)
+    config.args[:0] = [str(p) for p in wanted]
 
 
 class _RunState:
@@ -60,6 +102,32 @@ class _RunState:
         self.cluster: ClusterInfo | None = None
         self.capabilities: set[str] = set()
         self.env: dict[str, str] = {}
+        self.reader: Any = None
+        self.reader_error: str | None = None
+
+    @functools.cached_property
+    def reader_mode(self) -> bool:
+        """True when pages run as a reader's (the ``kind`` backend)."""
+        try:
+            return bool(self.backend().name == "kind")
+        except ValueError:
+            return False
+
+    def ensure_reader(self) -> Any:
+        """The run's reader machine, prepared once per process; a failure is raised once."""
+        if self.reader_error:
+            raise RuntimeError(f"the reader's machine could not be prepared: {self.reader_error}")
+        if self.reader is None:
+            from k8snotes.runner.environment import ReaderRun
+
+            reader = ReaderRun(self.run_id)
+            try:
+                self.capabilities, self.env = reader.prepare()
+            except Exception as exc:
+                self.reader_error = str(exc)
+                raise
+            self.reader = reader
+        return self.reader
 
     @property
     def run_id(self) -> str:
@@ -101,11 +169,13 @@ class MarkdownPage(pytest.File):
     """A page: its blocks are its tests, run in order in one session."""
 
     session_obj: PageSession | None = None
+    settings: PageSettings = PageSettings()
 
     def collect(self) -> list[BlockItem]:  # type: ignore[override]
         state = self.config.stash[_STATE]
         try:
             blocks = parse_page(self.path, state.includes, state.root)
+            self.settings = page_settings(self.path, self.path.relative_to(state.root))
         except PageError as exc:
             raise self.CollectError(str(exc)) from None
         items = []
@@ -127,21 +197,38 @@ class MarkdownPage(pytest.File):
     def page_session(self) -> PageSession:
         if self.session_obj is None:
             state = self.config.stash[_STATE]
-            cluster = state.ensure_cluster()
             rel = self.path.relative_to(state.root)
             from k8snotes.runner.environment import page_prelude
 
-            self.session_obj = PageSession(
-                rel, state.root, cluster, state.capabilities, state.env, page_prelude(cluster)
-            )
+            if state.reader_mode:
+                reader = state.ensure_reader()
+                self.session_obj = PageSession(
+                    rel, state.root, None, state.capabilities, state.env, page_prelude(),
+                    home=reader.home,
+                )  # fmt: skip
+            else:
+                cluster = state.ensure_cluster()
+                self.session_obj = PageSession(
+                    rel, state.root, cluster, state.capabilities, state.env, page_prelude(cluster)
+                )
         return self.session_obj
 
     def teardown(self) -> None:
-        if self.session_obj is not None:
-            problems = self.session_obj.close()
-            self.session_obj = None
-            if problems:
-                raise RuntimeError("clean-up failed:\n" + "\n".join(problems))
+        if self.session_obj is None:
+            return
+        session, self.session_obj = self.session_obj, None
+        problems = session.close()
+        left = session.leaks(self.settings.keeps)
+        if left:
+            problems.append(
+                "the page left behind what its clean-up did not mean to keep "
+                "(front matter keeps: "
+                + (", ".join(self.settings.keeps) or "nothing")
+                + "):\n  "
+                + "\n  ".join(left)
+            )
+        if problems:
+            raise BlockFailure(f"{session.page}: clean-up failed:\n" + "\n".join(problems))
 
 
 class BlockItem(pytest.Item):
@@ -155,7 +242,7 @@ class BlockItem(pytest.Item):
     def runtest(self) -> None:
         page: MarkdownPage = self.parent  # type: ignore[assignment]
         session = page.page_session()
-        self.user_properties.append(("backend", session.cluster.backend))
+        self.user_properties.append(("backend", session.backend))
         self.user_properties.append(("language", self.block.language))
         try:
             notes = session.run_block(self.block, self.output_block)
@@ -164,7 +251,7 @@ class BlockItem(pytest.Item):
             pytest.skip(str(skip))
         for note in notes:
             self.user_properties.append(("note", note))
-        self.user_properties.append(("pods", "real" if session.cluster.real_pods else "simulated"))
+        self.user_properties.append(("pods", "real" if session.real_pods else "simulated"))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, BlockFailure):
@@ -173,6 +260,100 @@ class BlockItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, self.block.line - 1, f"{self.block.location} [{self.block.language}]"
+
+
+# -- order ----------------------------------------------------------------------
+
+
+def page_order(needs: dict[str, list[str]]) -> list[str]:
+    """Pages in the order they run: each after the pages it needs, its dependents right after it.
+
+    Depth first from the pages that need nothing (in name order), so a chain of
+    tasks runs unbroken, and a page that makes state for others (the cluster
+    preparation) is followed by all of them before anything else runs.
+
+    ```python
+    from k8snotes.plugin import page_order
+
+    needs = {"a.md": [], "b.md": ["a.md"], "c.md": [], "d.md": ["b.md"]}
+    assert page_order(needs) == ["a.md", "b.md", "d.md", "c.md"]
+    ```
+    """
+    done: list[str] = []
+    seen: set[str] = set()
+
+    def visit(page: str) -> None:
+        seen.add(page)
+        done.append(page)
+        for child in sorted(p for p, n in needs.items() if page in n and p not in seen):
+            if all(n in seen for n in needs[child]):
+                visit(child)
+
+    for page in sorted(needs):
+        if page not in seen and all(n not in needs for n in needs[page]):
+            visit(page)
+    for page in sorted(needs):  # needs naming an unknown page, or a cycle: still run
+        if page not in seen:
+            visit(page)
+    return done
+
+
+def _dependents(page: str, needs: dict[str, list[str]]) -> set[str]:
+    out: set[str] = set()
+    todo = [page]
+    while todo:
+        current = todo.pop()
+        for p, n in needs.items():
+            if current in n and p not in out:
+                out.add(p)
+                todo.append(p)
+    return out
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Order pages by their ``needs``; in reader mode, put them all on one worker.
+
+    A page's ``teardown`` blocks (undoing the state it made for others) run
+    right after the last page that needs it.
+    """
+    pages: dict[str, MarkdownPage] = {}
+    for item in items:
+        if isinstance(item, BlockItem):
+            pages.setdefault(_docs_name(item.parent), item.parent)  # type: ignore[arg-type]
+    if not pages:
+        return
+    needs = {name: list(page.settings.needs) for name, page in pages.items()}
+    order = page_order(needs)
+    rank: dict[str, float] = {name: i for i, name in enumerate(order)}
+    position: dict[int, tuple[float, int]] = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, BlockItem):
+            continue
+        name = _docs_name(item.parent)
+        key = rank[name]
+        if item.block.meta.get("teardown"):
+            last = max([rank[d] for d in _dependents(name, needs) if d in rank] or [key])
+            key = last + 0.5
+        position[id(item)] = (key, index)
+    blocks = sorted((i for i in items if id(i) in position), key=lambda i: position[id(i)])
+    others = [i for i in items if id(i) not in position]
+    items[:] = others + blocks
+    state = config.stash[_STATE]
+    if state.reader_mode:
+        # Tests that use the Docker engine run on the pages' worker too, before them:
+        # the leak check reads the whole engine, so nothing else may change it meanwhile.
+        for item in [*others, *blocks]:
+            if item in blocks or item.get_closest_marker("docker"):
+                item.add_marker(pytest.mark.xdist_group(READER_GROUP))
+
+
+def _docs_name(page: Any) -> str:
+    state = page.config.stash[_STATE]
+    docs = state.root / page.config.getoption("--k8snotes-docs")
+    return str(Path(page.path).relative_to(docs))
 
 
 # -- reporting ------------------------------------------------------------------
@@ -242,10 +423,15 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    if hasattr(config, "workerinput") or config.getoption("--k8snotes-keep"):
-        return
     state = config.stash.get(_STATE, None)
-    if state is None:
+    if state is None or config.getoption("--k8snotes-keep"):
+        return
+    if state.reader is not None:  # on the process that ran the pages
+        left = state.reader.release()
+        if left:
+            # Said where the run's output shows it: pages should delete what they make.
+            print(f"\n[k8snotes] deleted what the pages left at the end of the run: {left}")
+    if hasattr(config, "workerinput"):
         return
     from k8snotes.cluster.registry import release_cluster
     from k8snotes.runner.environment import release_environment

@@ -59,3 +59,27 @@ def test_interactive_command_runs_under_a_terminal(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0
     assert "tty yes" in result.output and "got hello" in result.output
+
+
+def test_timeout_holds_when_a_child_leaves_the_group(tmp_path: Path) -> None:
+    """A process in a session of its own keeps the output open; the deadline still holds."""
+    sh = session(tmp_path)
+    marker = tmp_path / "escaped.pid"
+    start = time.monotonic()
+    result = sh.run(f"setsid sleep 300 & echo $! > {marker}; sleep 300", timeout=1)
+    try:
+        assert result.timed_out and time.monotonic() - start < 15
+    finally:
+        os.kill(int(marker.read_text()), 9)
+
+
+def test_a_finished_block_returns_although_its_child_keeps_running(tmp_path: Path) -> None:
+    sh = session(tmp_path)
+    marker = tmp_path / "child.pid"
+    start = time.monotonic()
+    result = sh.run(f"setsid sleep 300 & echo $! > {marker}; echo done", timeout=30)
+    try:
+        assert result.exit_code == 0 and result.output == "done\n"
+        assert time.monotonic() - start < 10
+    finally:
+        os.kill(int(marker.read_text()), 9)

@@ -219,6 +219,13 @@ spec:
 """
 """metrics-server as upstream's ``components.yaml`` deploys it, plus ``--kubelet-insecure-tls``."""
 
+
+def metrics_server_components() -> str:
+    """metrics-server's release ``components.yaml``: :data:`METRICS_SERVER_MANIFEST` without
+    ``--kubelet-insecure-tls``, which a reader on kind adds with ``kubectl patch``."""
+    return METRICS_SERVER_MANIFEST.replace("        - --kubelet-insecure-tls\n", "")
+
+
 GATEWAY_RESOURCES = (
     "gatewayclasses gateways httproutes grpcroutes referencegrants backendtlspolicies "
     "tcproutes tlsroutes udproutes listenersets"

@@ -21,6 +21,8 @@ META_KEYS = {
     "output": bool,
     "stdin": str,
     "editor": str,
+    "cleanup": bool,
+    "teardown": bool,
 }
 """Every metadata key and its type; anything else is an error."""
 
@@ -82,6 +84,7 @@ class Block:
         text: The block's content with ``--8<--`` includes resolved.
         meta: Test metadata from the comment above the fence.
         includes: Files (relative to ``snippets/``) the block includes.
+        section: The heading the block sits under (``""`` before the first).
     """
 
     path: Path
@@ -90,6 +93,7 @@ class Block:
     text: str
     meta: dict[str, object] = field(default_factory=dict)
     includes: list[str] = field(default_factory=list)
+    section: str = ""
 
     @property
     def location(self) -> str:
@@ -107,6 +111,14 @@ class Block:
         if not isinstance(value, int | float):
             raise TypeError(f"{self.location}: metadata {key} is not a number")
         return float(value)
+
+    @property
+    def is_cleanup(self) -> bool:
+        """True for a block that runs even after an earlier block of its page failed.
+
+        Marked ``cleanup``, or under a heading that starts with "Clean up".
+        """
+        return bool(self.meta.get("cleanup")) or self.section.lower().startswith("clean up")
 
     @property
     def requires(self) -> list[str]:

@@ -92,7 +92,11 @@ def parse_page(path: Path, includes: Includes, root: Path | None = None) -> list
     tokens = MarkdownIt("commonmark").parse(unwrap_containers(source))
     blocks: list[Block] = []
     pending_meta: tuple[int, dict[str, object]] | None = None
-    for token in tokens:
+    section = ""
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open" and index + 1 < len(tokens):
+            section = tokens[index + 1].content.strip()
+            continue
         if token.type == "html_block" and token.map:
             m = _META.match(token.content)
             if m:
@@ -130,7 +134,7 @@ def parse_page(path: Path, includes: Includes, root: Path | None = None) -> list
             text = includes.expand(token.content)
         except IncludeError as exc:
             raise PageError(shown, line, f"include failed: {exc}") from None
-        block = Block(shown, line, language, text, meta, includes.named(token.content))
+        block = Block(shown, line, language, text, meta, includes.named(token.content), section)
         _check(block, blocks)
         blocks.append(block)
     if pending_meta:

@@ -1,8 +1,9 @@
 """Building binaries from Go module sources through the module proxy.
 
-Each build gets a throw-away ``GOPATH``/``GOCACHE`` under the project cache, so
-the gigabytes of Go caches a build makes are removed when it ends, and a
-user's own Go caches are never touched.
+Each build gets a throw-away module under the project cache; the Go build and
+module caches are shared by every build (``<cache>/go/``), so client-go and
+apimachinery compile once for all binaries. Both caches are content-addressed:
+pinned versions stay reproducible. A user's own Go caches are never touched.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from k8snotes import versions
+from k8snotes import paths, versions
 
 
 class GoBuildError(RuntimeError):
@@ -30,15 +31,16 @@ class GoWorkspace:
     Use it through :func:`workspace`.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, shared: Path | None = None) -> None:
         self.root = root
+        shared = shared or go_cache_dir()
         self.module = root / "src"
         self.module.mkdir(parents=True)
         self.env = {
             **os.environ,
-            "GOPATH": str(root / "gopath"),
-            "GOMODCACHE": str(root / "gopath" / "pkg" / "mod"),
-            "GOCACHE": str(root / "gocache"),
+            "GOPATH": str(shared / "path"),
+            "GOMODCACHE": str(shared / "mod"),
+            "GOCACHE": str(shared / "build"),
             "GOFLAGS": "-buildvcs=false -modcacherw",
             "GOPROXY": os.environ.get("GOPROXY", versions.GO_PROXY),
             "CGO_ENABLED": "0",
@@ -78,6 +80,11 @@ class GoWorkspace:
             args += ["-tags", tags]
         args += ["-ldflags", f"-s -w {ldflags}".strip()]
         self.go(*args, *packages)
+
+
+def go_cache_dir() -> Path:
+    """The Go caches shared by every build: ``<cache>/go/{build,mod,path}``."""
+    return paths.cache_dir() / "go"
 
 
 @contextmanager

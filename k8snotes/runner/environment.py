@@ -7,6 +7,7 @@ the images the site's pages run, and loads them into the cluster.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -137,21 +138,130 @@ def _kind_node_image() -> str | None:
     return tag if tag and shutil.which("docker") else None
 
 
-def page_prelude(info: ClusterInfo) -> str:
-    """Shell code run before a page's first block.
+def page_prelude(info: ClusterInfo | None = None) -> str:
+    """Shell code run before a page's first block: the two shims, as shell functions.
 
-    Defines ``kind`` as a function that passes ``kind create cluster`` through
-    :mod:`k8snotes.runner.kindshim` (the one change made to a page's commands,
-    reported) and every other kind command through unchanged.
+    ``kind create cluster`` goes through :mod:`k8snotes.runner.kindshim` and a
+    ``kubectl`` command naming an ``https://`` URL through
+    :mod:`k8snotes.runner.urlshim`; every other command runs unchanged. Each
+    change they make is printed and listed in the test report.
     """
     return r"""
 kind() {
   if [ "$1 $2" = "create cluster" ]; then
-    local __args
-    mapfile -t __args < <(K8SNOTES_SHIM_DIR="$__K8SNOTES_META" python3 -m k8snotes.runner.kindshim "$@") || return
-    command kind "${__args[@]}"
+    K8SNOTES_SHIM_DIR="$__K8SNOTES_META" python3 -m k8snotes.runner.kindshim "$@"
     return
   fi
   command kind "$@"
 }
+kubectl() {
+  case " $* " in
+    *https://*) python3 -m k8snotes.runner.urlshim "$@"; return ;;
+  esac
+  command kubectl "$@"
+}
 """
+
+
+READER_CLUSTER = "kind"
+"""The cluster a reader's ``kind create cluster`` makes: the pages make it, the run owns it."""
+
+
+def release_urls() -> dict[str, str]:
+    """Release URLs the pages fetch manifests from, mapped to the same files in the cache."""
+    from k8snotes import versions
+    from k8snotes.cluster import addons
+
+    components = paths.cache_dir() / "manifests" / f"metrics-server-{versions.METRICS_SERVER}.yaml"
+    components.parent.mkdir(parents=True, exist_ok=True)
+    components.write_text(addons.metrics_server_components())
+    return {
+        "https://github.com/kubernetes-sigs/gateway-api/releases/download/"
+        f"{versions.GATEWAY_API}/standard-install.yaml": str(addons.gateway_crds()),
+        "https://github.com/kubernetes-sigs/metrics-server/releases/download/"
+        f"{versions.METRICS_SERVER}/components.yaml": str(components),
+    }
+
+
+class ReaderRun:
+    """The reader's machine for one run: a home of its own, Docker, kind, the shims.
+
+    Pages make their cluster themselves (``kind create cluster``); this only
+    provides what a reader installs before the first page (Docker, kind,
+    kubectl) and what this machine lacks (a registry: the node image and the
+    add-on images are built here). What the pages' kind clusters are, the run
+    records, and :meth:`release` deletes any a page did not.
+    """
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.root = paths.state_dir() / "reader" / run_id
+        self.home = self.root / "home"
+        self.created = self.root / "created-clusters"
+
+    def prepare(self) -> tuple[set[str], dict[str, str]]:
+        """Make Docker, kind and the images ready; the capabilities and env pages get."""
+        from k8snotes.cluster import addons
+        from k8snotes.provision import binaries, nodeimage
+
+        if not ensure_docker(self.run_id):
+            raise RuntimeError("reader mode needs Docker, and no Docker engine can run here")
+        kind_dir = binaries.ensure(binaries.KIND)
+        kube_dir = binaries.ensure(binaries.KUBERNETES)
+        env_path = os.pathsep.join([str(kind_dir), str(kube_dir), os.environ.get("PATH", "")])
+        existing = subprocess.run(
+            [str(kind_dir / "kind"), "get", "clusters"], capture_output=True, text=True, timeout=60
+        ).stdout.split()
+        if READER_CLUSTER in existing and not self.created.exists():
+            raise RuntimeError(
+                f"a kind cluster named {READER_CLUSTER!r} already runs here, and this run did "
+                "not make it. The pages make their own (kind's default name), and the tests "
+                "never touch a cluster they did not create: delete it (kind delete cluster) "
+                "or run on another backend (--k8snotes-backend kwok)."
+            )
+        image = nodeimage.ensure_node_image()
+        preload = addons.ensure_images()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.created.touch()
+        url_map = self.root / "urls.json"
+        url_map.write_text(json.dumps(release_urls(), indent=2))
+        env = {
+            "PATH": env_path,
+            "K8SNOTES_KIND_IMAGE": image,
+            "K8SNOTES_PRELOAD_IMAGES": " ".join(preload),
+            "K8SNOTES_CREATED_CLUSTERS": str(self.created),
+            "K8SNOTES_URL_MAP": str(url_map),
+        }
+        capabilities = {
+            Capability.API,
+            Capability.PODS,
+            Capability.DOCKER,
+            Capability.KIND,
+            Capability.METRICS,
+            Capability.INGRESS,
+        }
+        return capabilities, env
+
+    def release(self) -> list[str]:
+        """Delete the kind clusters the pages made and left; say what was deleted."""
+        from k8snotes.provision import binaries
+
+        left: list[str] = []
+        if not self.created.exists():
+            return left
+        kind = binaries.KIND.bin_dir / "kind"
+        running = subprocess.run(
+            [str(kind), "get", "clusters"], capture_output=True, text=True, timeout=60
+        ).stdout.split()
+        for name in sorted(set(self.created.read_text().split())):
+            if name in running:
+                subprocess.run(
+                    [str(kind), "delete", "cluster", "--name", name],
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                    env={**os.environ, "KUBECONFIG": str(self.home / ".kube" / "config")},
+                )
+                left.append(f"kind cluster {name}")
+        shutil.rmtree(self.root, ignore_errors=True)
+        return left

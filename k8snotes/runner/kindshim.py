@@ -1,16 +1,22 @@
-"""The one change made to a page's ``kind create cluster``, printed and reported.
+"""What this machine changes in a page's ``kind create cluster``, printed and reported.
 
-kind's default node image is pinned by digest and cannot be pulled where no
-registry answers, and the suite's own cluster may hold host ports (80) that a
-page's kind configuration also maps. So, for ``kind create cluster`` only:
+No registry answers here: kind's default node image (pinned by digest) and the
+images a reader's new cluster pulls later (metrics-server, Traefik) cannot be
+pulled. So, for ``kind create cluster`` only:
 
 - ``--image`` names the node image built here (``$K8SNOTES_KIND_IMAGE``), unless
   the page gives one;
 - a host port of the page's ``--config`` that is already taken is mapped to a
-  free port instead, in a copy of the file.
+  free port instead, in a copy of the file;
+- once the cluster is up, the images a reader's cluster would pull
+  (``$K8SNOTES_PRELOAD_IMAGES``, built here from source under their upstream
+  names) are loaded into it with ``kind load docker-image``;
+- the cluster's name is recorded (``$K8SNOTES_CREATED_CLUSTERS``), so the run
+  deletes what its pages made and never a cluster it did not.
 
 Each change is said on stderr and appended to ``$K8SNOTES_NOTES``, so the test
-report lists it. Used by the ``kind`` shell function of the page prelude::
+report lists it. The ``kind`` shell function of the page prelude runs it in
+place of ``kind create cluster``; its exit code is kind's::
 
     python3 -m k8snotes.runner.kindshim create cluster --config kind-config.yaml
 """
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -89,16 +96,51 @@ def rewrite(args: list[str], image: str, workdir: Path) -> tuple[list[str], list
     return args, notes
 
 
+def cluster_name(args: list[str]) -> str:
+    """The ``--name`` of a ``kind create cluster`` command line (kind's default: ``kind``)."""
+    for i, arg in enumerate(args):
+        if arg == "--name" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--name="):
+            return arg.split("=", 1)[1]
+    return "kind"
+
+
+def _note(note: str) -> None:
+    print(f"[k8snotes] {note}", file=sys.stderr)
+    if notes_file := os.environ.get("K8SNOTES_NOTES"):
+        with open(notes_file, "a") as out:
+            out.write(note + "\n")
+
+
 def main(argv: list[str]) -> int:
-    """Print the rewritten arguments, one per line; changes go to stderr and ``$K8SNOTES_NOTES``."""
+    """Run ``kind ARGV`` with the changes above; return kind's exit code."""
     workdir = Path(os.environ.get("K8SNOTES_SHIM_DIR") or os.getcwd())
+    workdir.mkdir(parents=True, exist_ok=True)
     args, notes = rewrite(argv, os.environ.get("K8SNOTES_KIND_IMAGE", ""), workdir)
     for note in notes:
-        print(f"[k8snotes] {note}", file=sys.stderr)
-        if notes_file := os.environ.get("K8SNOTES_NOTES"):
-            with open(notes_file, "a") as out:
-                out.write(note + "\n")
-    print("\n".join(args))
+        _note(note)
+    code = subprocess.call(["kind", *args])
+    if code != 0 or args[:2] != ["create", "cluster"]:
+        return code
+    name = cluster_name(args)
+    if record := os.environ.get("K8SNOTES_CREATED_CLUSTERS"):
+        with open(record, "a") as out:
+            out.write(name + "\n")
+    preload = os.environ.get("K8SNOTES_PRELOAD_IMAGES", "").split()
+    if preload:
+        loaded = subprocess.run(
+            ["kind", "load", "docker-image", "--name", name, *preload],
+            capture_output=True,
+            text=True,
+        )
+        if loaded.returncode != 0:
+            print(loaded.stdout + loaded.stderr, file=sys.stderr)
+            return loaded.returncode
+        _note(
+            f"images a reader's cluster pulls were loaded into {name} from copies built here "
+            f"(no registry): {', '.join(preload)}"
+        )
     return 0
 
 

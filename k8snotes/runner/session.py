@@ -25,6 +25,7 @@ import yaml
 
 from k8snotes.cluster.base import ClusterInfo
 from k8snotes.markdown.blocks import Block
+from k8snotes.runner import inventory
 from k8snotes.runner.output import output_diff, output_matches
 from k8snotes.runner.shell import Result, ShellSession, kill_group
 
@@ -36,6 +37,7 @@ NOT_EXECUTED = {
 }
 """Languages that are never executed, with the reason counted in the report."""
 
+_HEREDOC = re.compile(r"<<-?\s*(['\"]?)(?P<tag>\w+)\1[^\n]*\n.*?\n(?P=tag)(?:\n|$)", re.S)
 _INTERACTIVE = re.compile(r"(?:\s-it\b|\s-ti\b|--tty\b|\s-t\s.*-i\b|\bkubectl\s+edit\b)")
 
 
@@ -64,6 +66,31 @@ def page_slug(page: Path) -> str:
     return slug[:40].strip("-") or "page"
 
 
+_MISSING_FILE = re.compile(
+    r'the path "(?P<a>[^"]+)" does not exist'
+    r"|(?:open|lstat|stat) (?P<b>\S+): (?:no such file or directory|file does not exist)"
+    r"|(?P<c>[\w./-]+): No such file or directory"
+)
+
+
+def missing_files(output: str) -> list[str]:
+    """Files a command's output says do not exist (``kubectl -f``, ``cat``, ``docker build``).
+
+    ```python
+    from k8snotes.runner.session import missing_files
+
+    out = 'error: the path "pod.yaml" does not exist'
+    assert missing_files(out) == ["pod.yaml"]
+    ```
+    """
+    found = []
+    for m in _MISSING_FILE.finditer(output):
+        name = m["a"] or m["b"] or m["c"]
+        if name and name not in found:
+            found.append(name)
+    return found
+
+
 def failure_report(
     block: Block,
     result: Result,
@@ -71,8 +98,17 @@ def failure_report(
     expected_line: int | None = None,
     expected_exit: int = 0,
 ) -> str:
-    """The report of a failing command: page and line, command, exit code, output, expected."""
+    """The report of a failing command: page and line, command, exit code, output, expected.
+
+    When the output says a file does not exist, the report says so first: the
+    page never handed that file to the reader (no block before this one writes it).
+    """
     lines = [
+        f"{block.location}: file never handed to the reader: {name} "
+        "(no block before this one on the page, or on a page it needs, writes it)"
+        for name in missing_files(result.output)
+    ]
+    lines += [
         f"{block.location}: {block.language} block failed",
         "command:",
         *("    " + c for c in result.command.splitlines()),
@@ -126,82 +162,97 @@ def wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes]) -> bool:
 
 
 class PageSession:
-    """Runs one page's blocks in order against one cluster.
+    """Runs one page's blocks in order, as a reader's terminal would.
+
+    Two ways to meet the cluster:
+
+    - **reader** (``cluster=None``, ``home`` given): the reader's own conditions.
+      ``HOME`` is the run's reader home, shared by the pages of the run, so the
+      kubeconfig that ``kind create cluster`` writes to ``~/.kube/config`` is the
+      one later pages use: kind's default context and the ``default``
+      namespace, nothing injected. The page makes its cluster, or starts from
+      the state the pages it ``needs`` made.
+    - **namespace** (``cluster`` given): a copy of the cluster's kubeconfig whose
+      context names a fresh namespace of the page's own, deleted at the end; for
+      backends where pages cannot make their own cluster (kwok, existing).
+
+    Either way the page starts in an empty working directory, as a reader does.
 
     Args:
         page: The page, relative to the project root (``docs/tasks/x.md``).
-        root: The project root (holds ``snippets/``).
-        cluster: The cluster to run against.
+        root: The project root.
+        cluster: The cluster to run against in namespace mode, ``None`` in reader mode.
         capabilities: What this environment offers (cluster's plus ``docker``...).
         extra_env: Added to the page's shell environment.
         prelude: Shell code run before the first block.
+        home: The reader's home (reader mode).
     """
 
     def __init__(
         self,
         page: Path,
         root: Path,
-        cluster: ClusterInfo,
+        cluster: ClusterInfo | None,
         capabilities: set[str],
         extra_env: dict[str, str] | None = None,
         prelude: str = "",
+        home: Path | None = None,
     ) -> None:
+        if cluster is None and home is None:
+            raise ValueError("reader mode needs the reader's home")
         self.page = page
         self.root = root
         self.cluster = cluster
+        self.backend = cluster.backend if cluster else "kind"
+        self.real_pods = cluster.real_pods if cluster else True
         self.capabilities = capabilities
         self.tmp = Path(tempfile.mkdtemp(prefix=f"k8snotes-{page_slug(page)}-"))
         self.workdir = self.tmp / "work"
-        self.home = self.tmp / "home"
-        self.home.mkdir()
-        self._copy_snippets()
-        self.namespace = f"{page_slug(page)}-{uuid.uuid4().hex[:5]}"
+        self.workdir.mkdir()
+        self.meta_dir = self.tmp / "meta"
+        self.home = home or self.tmp / "home"
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.page_id = uuid.uuid4().hex[:12]
+        self.namespace = f"{page_slug(page)}-{uuid.uuid4().hex[:5]}" if cluster else ""
         self.kubeconfig = self.tmp / "kubeconfig"
         self.background: list[tuple[Block, subprocess.Popen[bytes]]] = []
         self.failed_at: Block | None = None
         bin_dir = str(Path(sys.executable).parent)
+        inherited = {k: v for k, v in os.environ.items() if k not in {"KUBECONFIG", "KUBECACHEDIR"}}
         env = {
-            **os.environ,
+            **inherited,
             **(extra_env or {}),
             "HOME": str(self.home),
-            "KUBECONFIG": str(self.kubeconfig),
-            "KUBECACHEDIR": str(self.tmp / "kubecache"),
             "PATH": os.pathsep.join(
                 [bin_dir, *(extra_env or {}).get("PATH", os.environ["PATH"]).split(os.pathsep)]
             ),
-            "K8SNOTES_NAMESPACE": self.namespace,
             "K8SNOTES_NOTES": str(self.tmp / "notes.txt"),
-            "__K8SNOTES_META": str(self.workdir / ".k8snotes"),
+            "__K8SNOTES_META": str(self.meta_dir),
+            inventory.MARKER: self.page_id,
             "TERM": "dumb",
             "NO_COLOR": "1",
             "PAGER": "cat",
         }
+        if cluster is not None:
+            env["KUBECONFIG"] = str(self.kubeconfig)
+            env["KUBECACHEDIR"] = str(self.tmp / "kubecache")
+            env["K8SNOTES_NAMESPACE"] = self.namespace
         self.env = env
         try:
-            self._make_namespace()
-            self.shell = ShellSession(self.workdir, env, prelude)
+            if cluster is not None:
+                self._make_namespace(cluster)
+            self.before = inventory.take(self.env) if cluster is None else None
+            self.shell = ShellSession(self.workdir, env, prelude, self.meta_dir)
         except BaseException:
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise
 
     # -- set-up and tear-down -------------------------------------------------
 
-    def _copy_snippets(self) -> None:
-        rel = (
-            self.page.relative_to("docs").with_suffix("")
-            if self.page.parts[0] == "docs"
-            else self.page.with_suffix("")
-        )
-        src = self.root / "snippets" / rel
-        if src.is_dir():
-            shutil.copytree(src, self.workdir, symlinks=False)
-        else:
-            self.workdir.mkdir(parents=True)
-
     def kubectl(
         self, *args: str, input: str | None = None, timeout: float = 60
     ) -> subprocess.CompletedProcess[str]:
-        """kubectl on the page's kubeconfig (its namespace is the default)."""
+        """kubectl as the page's shell runs it (its kubeconfig, context and namespace)."""
         return subprocess.run(
             ["kubectl", *args],
             env=self.env,
@@ -211,8 +262,8 @@ class PageSession:
             timeout=timeout,
         )
 
-    def _make_namespace(self) -> None:
-        shutil.copy(self.cluster.kubeconfig, self.kubeconfig)
+    def _make_namespace(self, cluster: ClusterInfo) -> None:
+        shutil.copy(cluster.kubeconfig, self.kubeconfig)
         self.kubeconfig.chmod(0o600)
         for args in (
             ("create", "namespace", self.namespace),
@@ -236,7 +287,7 @@ class PageSession:
             time.sleep(0.2)
 
     def close(self) -> list[str]:
-        """Stop background processes, delete the namespace and the working files.
+        """Stop background processes, delete the page's namespace and working files.
 
         Returns what could not be cleaned, for the report.
         """
@@ -245,17 +296,29 @@ class PageSession:
             kill_group(proc.pid)
             if proc.poll() is None:
                 problems.append(f"{block.location}: background process {proc.pid} survived")
-        # Through the suite's kubeconfig: the page may have changed or emptied its own
-        # (a page that runs `kind delete cluster` leaves it with no current context).
-        deleted = subprocess.run(
-            ["kubectl", "--kubeconfig", self.cluster.kubeconfig, "delete", "namespace",
-             self.namespace, "--wait=false", "--ignore-not-found"],
-            env=self.env, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        if deleted.returncode != 0:
-            problems.append(f"namespace {self.namespace}: {deleted.stderr.strip()}")
+        if self.cluster is not None:
+            # Through the suite's kubeconfig: the page may have changed or emptied its own
+            # (a page that runs `kind delete cluster` leaves it with no current context).
+            deleted = subprocess.run(
+                ["kubectl", "--kubeconfig", self.cluster.kubeconfig, "delete", "namespace",
+                 self.namespace, "--wait=false", "--ignore-not-found"],
+                env=self.env, capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            if deleted.returncode != 0:
+                problems.append(f"namespace {self.namespace}: {deleted.stderr.strip()}")
         shutil.rmtree(self.tmp, ignore_errors=True)
         return problems
+
+    def leaks(self, keeps: list[str], settle: float = 60.0) -> list[str]:
+        """What the page left that its front matter ``keeps`` does not name (reader mode).
+
+        Call after :meth:`close`. Compares the cluster (every listable type),
+        Docker and the page's own processes with the inventory taken before
+        its first block.
+        """
+        if self.before is None:
+            return []
+        return inventory.leaks(self.before, self.env, self.page_id, keeps, settle)
 
     # -- blocks ---------------------------------------------------------------
 
@@ -267,8 +330,8 @@ class PageSession:
             return NOT_EXECUTED[block.language]
         missing = [r for r in block.requires if r not in self.capabilities]
         if missing:
-            return f"needs {', '.join(missing)}: not available on backend {self.cluster.backend}"
-        if self.failed_at is not None:
+            return f"needs {', '.join(missing)}: not available on backend {self.backend}"
+        if self.failed_at is not None and not block.is_cleanup:
             return f"an earlier block of this page failed ({self.failed_at.location})"
         return None
 
@@ -301,7 +364,7 @@ class PageSession:
             self.failed_at = block
             raise
         notes = self._shim_notes()
-        if not self.cluster.real_pods and re.search(r"\bkubectl\b", block.text):
+        if not self.real_pods and re.search(r"\bkubectl\b", block.text):
             notes.append("pods simulated (kwok)")
         return notes
 
@@ -315,6 +378,7 @@ class PageSession:
         return notes
 
     def _check_interactive(self, block: Block, command: str) -> None:
+        command = _HEREDOC.sub("", command)  # a file's text is not a command
         if _INTERACTIVE.search(" " + command) and not ({"stdin", "editor"} & block.meta.keys()):
             raise BlockFailure(
                 f'{block.location}: interactive command needs stdin="..." or editor="..." '

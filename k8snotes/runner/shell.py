@@ -50,15 +50,25 @@ class ShellSession:
     """The page's terminal.
 
     Args:
-        workdir: Where the session starts; state files go in ``workdir/.k8snotes``.
+        workdir: Where the session starts, as the reader's terminal does.
         env: The environment of the session (``KUBECONFIG``, ``HOME``, ``PATH`` ...).
         prelude: Shell code run once at the start (functions, variables).
+        meta_dir: Where the session keeps its state and scripts (default
+            ``workdir/.k8snotes``); keep it outside ``workdir`` so the reader's
+            folder holds only what the page's blocks make.
     """
 
-    def __init__(self, workdir: Path, env: dict[str, str], prelude: str = "") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        env: dict[str, str],
+        prelude: str = "",
+        meta_dir: Path | None = None,
+    ) -> None:
         self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.env = dict(env)
-        self.meta_dir = workdir / ".k8snotes"
+        self.meta_dir = meta_dir or workdir / ".k8snotes"
         self.meta_dir.mkdir(parents=True, exist_ok=True)
         self.state = self.meta_dir / "state.sh"
         self._count = 0
@@ -88,24 +98,40 @@ class ShellSession:
         reader would stop reading. On timeout the whole process group is killed.
         """
         path = self.script(command)
+        out_path = path.with_suffix(".out")
         start = time.monotonic()
-        proc = subprocess.Popen(
-            ["bash", str(path)],
-            cwd=self.workdir,
-            env=self.env,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
+        # Output goes to a file, not a pipe: a process the command leaves running
+        # (`cmd &`, `setsid`, a daemon) keeps a pipe open and would hold the runner
+        # past any deadline; a file it may keep writing to holds nothing up.
+        with open(out_path, "wb") as out:
+            proc = subprocess.Popen(
+                ["bash", str(path)],
+                cwd=self.workdir,
+                env=self.env,
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        if stdin is not None and proc.stdin is not None:
+            try:
+                proc.stdin.write(stdin.encode())
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+        timed_out = False
         try:
-            out, _ = proc.communicate(stdin, timeout=timeout)
-            return Result(command, proc.returncode, out, time.monotonic() - start)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            timed_out = True
             kill_group(proc.pid)
-            out, _ = proc.communicate()
-            return Result(command, -9, out or "", time.monotonic() - start, timed_out=True)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        output = out_path.read_bytes().decode(errors="replace")
+        code = -9 if timed_out else proc.returncode
+        return Result(command, code, output, time.monotonic() - start, timed_out=timed_out)
 
     def start_background(self, command: str) -> subprocess.Popen[bytes]:
         """Start ``command`` in its own process group, output to a log file."""
