@@ -27,7 +27,7 @@ serve: setup
 
 test: setup
 	$(BIN)/k8snotes setup
-	$(BIN)/pytest -p no:k8snotes --markdown-docs --markdown-docs-syntax=superfences README.md k8snotes -q
+	$(BIN)/pytest --markdown-docs --markdown-docs-syntax=superfences README.md k8snotes -q
 	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 build: setup

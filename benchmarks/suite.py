@@ -26,8 +26,9 @@ from pathlib import Path
 from k8snotes.cluster.registry import get_backend, release_cluster, shared_cluster
 from k8snotes.markdown import parse_page
 from k8snotes.markdown.includes import Includes
+from k8snotes.plan import plan
 from k8snotes.runner.environment import page_environment, prepare_cluster, release_environment
-from k8snotes.runner.session import NOT_EXECUTED, split_console
+from k8snotes.runner.session import split_console
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -67,7 +68,7 @@ def replay_script(page: Path, includes: Includes, capabilities: set[str]) -> str
         f"kubectl config set-context --current --namespace={ns} >/dev/null",
     ]
     for block in parse_page(page, includes, ROOT):
-        if "skip" in block.meta or block.language in NOT_EXECUTED or block.meta.get("output"):
+        if not plan(block).runs:
             continue
         if any(r not in capabilities for r in block.requires):
             continue

@@ -72,6 +72,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     """Each block of each page and what will happen to it."""
     from k8snotes.markdown import PageError, parse_page
     from k8snotes.markdown.includes import Includes
+    from k8snotes.plan import plan
 
     root = paths.project_root()
     includes = Includes(root / "mkdocs.yml")
@@ -84,18 +85,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
             status = 1
             continue
         for block in blocks:
-            if block.meta.get("output"):
-                what = "checked as output of the block before"
-            elif "skip" in block.meta:
-                what = f"skipped: {block.meta['skip']}"
-            elif block.language == "mermaid":
-                what = "diagram (browser test)"
-            elif block.meta.get("background"):
-                what = f"background, port {block.meta.get('port', '-')}"
-            elif block.language in {"yaml", "yml"}:
-                what = "schema + server dry run" + (" + apply" if block.meta.get("apply") else "")
-            else:
-                what = "run"
+            decided = plan(block)
+            what = f"skipped: {decided.reason}" if decided.action == "skip" else decided.how
             req = f" (requires {','.join(block.requires)})" if block.requires else ""
             print(f"{block.location:55s} {block.language:10s} {what}{req}")
     return status
@@ -134,11 +125,19 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
         print(f"  export KUBECONFIG={info.kubeconfig} KUBECACHEDIR={backend.kubecache}")
         return 0
     if args.action == "down":
-        backend.down()
+        from k8snotes.cluster.registry import get_backend
         from k8snotes.runner.environment import release_environment
 
+        # Without --backend: every backend's suite cluster that is recorded as up
+        # (``cluster up --backend kwok`` then ``cluster down`` stops kwok too).
+        targets = [backend]
+        if not args.backend and not getattr(args, "context", None):
+            targets = [get_backend(name) for name in ("kind", "kwok")]
+            targets = [t for t in targets if t.info() is not None] or [backend]
+        for target in targets:
+            target.down()
+            print(f"cluster {target.cluster_name} ({target.name}) is down")
         release_environment("cli")
-        print(f"cluster {backend.cluster_name} ({backend.name}) is down")
         return 0
     if args.action == "status":
         info = backend.info()

@@ -17,6 +17,7 @@ from markdown.extensions.toc import slugify
 
 from k8snotes.markdown import Block, parse_page
 from k8snotes.markdown.includes import Includes
+from k8snotes.plan import plan
 from k8snotes.runner.session import split_console
 
 TOOLS = ("kubectl", "docker", "kind")
@@ -123,7 +124,7 @@ def collect_commands(docs: Path, includes: Includes, root: Path) -> list[Command
                                 page.relative_to(docs),
                                 slugify(heading, "-") if heading else "",
                                 heading,
-                                "skip" in block.meta,
+                                not plan(block).runs,
                             )
                         )
     return uses

@@ -14,6 +14,7 @@ suite's cluster.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import uuid
 from collections import Counter
@@ -30,12 +31,38 @@ from k8snotes.runner.session import BlockFailure, BlockSkipped, PageSession
 
 RUN_ID_ENV = "K8SNOTES_RUN_ID"
 
-READER_GROUP = "k8snotes-reader"
-"""The pytest-xdist group of every page in reader mode: one worker, one reader's machine."""
-
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("k8snotes", "run the site's code blocks against a cluster")
+    group = parser.getgroup("k8snotes", "run the code blocks of Markdown pages against a cluster")
+    group.addoption(
+        "--k8snotes",
+        action="store_true",
+        default=False,
+        help="collect the Markdown files named on the command line (or under the "
+        "k8snotes_docs folders) and run their blocks; off unless given or set in the ini",
+    )
+    parser.addini(
+        "k8snotes", "run Markdown pages' blocks (like --k8snotes)", type="bool", default=False
+    )
+    parser.addini(
+        "k8snotes_docs",
+        "folders of pages to collect when k8snotes is on (default: docs)",
+        type="paths",
+        default=[],
+    )
+    parser.addini(
+        "k8snotes_docker_tests",
+        "test files that change the Docker engine: in reader mode they run on the pages' "
+        "worker, before the pages, so the leak check sees only the pages' changes",
+        type="paths",
+        default=[],
+    )
+    parser.addini(
+        "k8snotes_snippets",
+        "folders includes resolve in when the project has no mkdocs.yml (default: the rootdir)",
+        type="paths",
+        default=[],
+    )
     group.addoption(
         "--k8snotes-backend",
         choices=["kind", "kwok", "existing"],
@@ -52,14 +79,41 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="leave the cluster (and Docker engine) running after the tests",
     )
-    group.addoption("--k8snotes-docs", default="docs", help="folder of pages (default: docs)")
+    group.addoption(
+        "--k8snotes-shard",
+        default=None,
+        metavar="K/N",
+        help="run shard K of N: pages split by their recorded durations, a page always "
+        "with the pages it needs; the other tests run in shard 1",
+    )
+    group.addoption(
+        "--k8snotes-docs",
+        default=None,
+        help="folder of pages (default: the k8snotes_docs ini value, else docs)",
+    )
+
+
+def enabled(config: pytest.Config) -> bool:
+    """True when this run opted in: ``--k8snotes``, or ``k8snotes = true`` in the ini."""
+    return bool(config.getoption("--k8snotes") or config.getini("k8snotes"))
+
+
+def docs_folders(config: pytest.Config) -> list[Path]:
+    """The folders whose Markdown pages are collected."""
+    root = Path(str(config.rootpath))
+    if option := config.getoption("--k8snotes-docs"):
+        return [(root / option).resolve()]
+    return [Path(p).resolve() for p in config.getini("k8snotes_docs")] or [root / "docs"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if not enabled(config):
+        return  # opt-in: collect nothing, read no file
     if not hasattr(config, "workerinput"):
         os.environ.setdefault(RUN_ID_ENV, uuid.uuid4().hex[:8])
     config.stash[_STATE] = _RunState(config)
-    if config.stash[_STATE].reader_mode:
+    named = [Path(a.split("::")[0]).resolve() for a in config.args]
+    if any(p.suffix == ".md" for p in named) and config.stash[_STATE].reader_mode:
         _add_needed_pages(config)
 
 
@@ -69,10 +123,9 @@ def _add_needed_pages(config: pytest.Config) -> None:
     ``pytest docs/concepts/pods.md`` in reader mode also runs the page that
     prepares its cluster; naming a folder or the whole suite adds nothing.
     """
-    root = Path(str(config.rootpath))
-    docs = root / config.getoption("--k8snotes-docs")
+    folders = docs_folders(config)
     named = [Path(a.split("::")[0]).resolve() for a in config.args]
-    pages = [p for p in named if p.suffix == ".md" and docs in p.parents]
+    pages = [p for p in named if p.suffix == ".md" and any(d in p.parents for d in folders)]
     wanted: list[Path] = []
     todo = list(pages)
     while todo:
@@ -83,6 +136,7 @@ def _add_needed_pages(config: pytest.Config) -> None:
             needs = page_settings(page).needs
         except PageError:
             continue
+        docs = next(d for d in folders if d in page.parents)
         for need in needs:
             path = (docs / need).resolve()
             covered = any(n == path or n in path.parents for n in named)
@@ -98,12 +152,14 @@ class _RunState:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.root = Path(str(config.rootpath))
-        self.includes = Includes(self.root / "mkdocs.yml")
+        snippets = [Path(p) for p in config.getini("k8snotes_snippets")] or [self.root]
+        self.includes = Includes(self.root / "mkdocs.yml", snippets)
         self.cluster: ClusterInfo | None = None
         self.capabilities: set[str] = set()
         self.env: dict[str, str] = {}
         self.reader: Any = None
-        self.reader_error: str | None = None
+        self.bringup_error: str | None = None
+        """The first bring-up error (reader machine or cluster), raised for every later page."""
 
     @functools.cached_property
     def reader_mode(self) -> bool:
@@ -115,8 +171,8 @@ class _RunState:
 
     def ensure_reader(self) -> Any:
         """The run's reader machine, prepared once per process; a failure is raised once."""
-        if self.reader_error:
-            raise RuntimeError(f"the reader's machine could not be prepared: {self.reader_error}")
+        if self.bringup_error:
+            raise RuntimeError(f"the reader's machine could not be prepared: {self.bringup_error}")
         if self.reader is None:
             from k8snotes.runner.environment import ReaderRun
 
@@ -124,7 +180,7 @@ class _RunState:
             try:
                 self.capabilities, self.env = reader.prepare()
             except Exception as exc:
-                self.reader_error = str(exc)
+                self.bringup_error = str(exc)
                 raise
             self.reader = reader
         return self.reader
@@ -143,13 +199,23 @@ class _RunState:
         return get_backend(name, context)
 
     def ensure_cluster(self) -> ClusterInfo:
+        """The suite's cluster (namespace mode), brought up once; a failure is raised once.
+
+        Later pages fail at once with the first error instead of trying again.
+        """
+        if self.bringup_error:
+            raise RuntimeError(f"the cluster could not be brought up: {self.bringup_error}")
         if self.cluster is None:
             from k8snotes.cluster.registry import shared_cluster
             from k8snotes.runner.environment import page_environment, prepare_cluster
 
             backend = self.backend()
-            self.cluster = shared_cluster(backend, self.run_id, prepare_cluster)
-            self.capabilities, self.env = page_environment(self.cluster)
+            try:
+                self.cluster = shared_cluster(backend, self.run_id, prepare_cluster)
+                self.capabilities, self.env = page_environment(self.cluster)
+            except Exception as exc:
+                self.bringup_error = f"{type(exc).__name__}: {exc}"
+                raise
         return self.cluster
 
 
@@ -157,10 +223,15 @@ _STATE = pytest.StashKey[_RunState]()
 
 
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
-    if file_path.suffix != ".md":
+    """A Markdown page, when the run opted in and the page is under a docs folder or named."""
+    config = parent.config
+    if file_path.suffix != ".md" or _STATE not in config.stash:
         return None
-    docs = Path(str(parent.config.rootpath)) / parent.config.getoption("--k8snotes-docs")
-    if docs not in file_path.parents:
+    under_docs = any(d in file_path.parents for d in docs_folders(config))
+    named = config.getoption("--k8snotes") and any(
+        Path(a.split("::")[0]).resolve() in (file_path, *file_path.parents) for a in config.args
+    )
+    if not (under_docs or named):
         return None
     return MarkdownPage.from_parent(parent, path=file_path)
 
@@ -241,6 +312,7 @@ class BlockItem(pytest.Item):
 
     def runtest(self) -> None:
         page: MarkdownPage = self.parent  # type: ignore[assignment]
+        self.user_properties.append(("page", _docs_name(page)))
         session = page.page_session()
         self.user_properties.append(("backend", session.backend))
         self.user_properties.append(("language", self.block.language))
@@ -341,19 +413,104 @@ def pytest_collection_modifyitems(
     blocks = sorted((i for i in items if id(i) in position), key=lambda i: position[id(i)])
     others = [i for i in items if id(i) not in position]
     items[:] = others + blocks
-    state = config.stash[_STATE]
-    if state.reader_mode:
-        # Tests that use the Docker engine run on the pages' worker too, before them:
-        # the leak check reads the whole engine, so nothing else may change it meanwhile.
-        for item in [*others, *blocks]:
-            if item in blocks or item.get_closest_marker("docker"):
-                item.add_marker(pytest.mark.xdist_group(READER_GROUP))
+    if shard := config.getoption("--k8snotes-shard"):
+        counts: dict[str, int] = {}
+        for item in items:
+            if isinstance(item, BlockItem):
+                name = _docs_name(item.parent)
+                counts[name] = counts.get(name, 0) + 1
+        keep = shard_pages(needs, shard, _page_weights(counts))
+        dropped = [
+            i
+            for i in items
+            if (isinstance(i, BlockItem) and _docs_name(i.parent) not in keep)
+            or (not isinstance(i, BlockItem) and not shard.startswith("1/"))
+        ]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            gone = {id(i) for i in dropped}
+            items[:] = [i for i in items if id(i) not in gone]
+            blocks = [b for b in blocks if id(b) not in gone]
+            others = [o for o in others if id(o) not in gone]
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Pages stay whole on one worker; in reader mode all pages (and Docker tests) share one."""
+    state = config.stash.get(_STATE, None)
+    if state is None or config.getvalue("dist") in ("no", "each"):
+        return None
+    from k8snotes.scheduling import make_scheduler
+
+    docker_tests = [str(p) for p in config.getini("k8snotes_docker_tests")]
+    root = str(config.rootpath) + "/"
+    return make_scheduler(
+        config, log, state.reader_mode, [t.removeprefix(root) for t in docker_tests]
+    )
+
+
+def shard_pages(needs: dict[str, list[str]], shard: str, weights: dict[str, float]) -> set[str]:
+    """The pages of shard ``K/N``: pages linked by ``needs`` stay together, heaviest first.
+
+    ```python
+    from k8snotes.plugin import shard_pages
+
+    needs = {"a.md": [], "b.md": ["a.md"], "c.md": [], "d.md": []}
+    weights = {"a.md": 5, "b.md": 5, "c.md": 6, "d.md": 1}
+    assert shard_pages(needs, "1/2", weights) == {"a.md", "b.md"}
+    assert shard_pages(needs, "2/2", weights) == {"c.md", "d.md"}
+    ```
+    """
+    k, _, n = shard.partition("/")
+    index, count = int(k) - 1, int(n)
+    if not 0 <= index < count:
+        raise pytest.UsageError(f"--k8snotes-shard {shard}: K must be from 1 to N")
+    group = {page: page for page in needs}
+
+    def find(page: str) -> str:
+        while group[page] != page:
+            page = group[page]
+        return page
+
+    for page, wanted in needs.items():
+        for need in wanted:
+            if need in group:
+                group[find(page)] = find(need)
+    components: dict[str, list[str]] = {}
+    for page in needs:
+        components.setdefault(find(page), []).append(page)
+    loads = [0.0] * count
+    members: list[set[str]] = [set() for _ in range(count)]
+    for pages in sorted(
+        components.values(), key=lambda ps: (-sum(weights.get(p, 1.0) for p in ps), sorted(ps))
+    ):
+        target = loads.index(min(loads))
+        loads[target] += sum(weights.get(p, 1.0) for p in pages)
+        members[target] |= set(pages)
+    return members[index]
+
+
+DURATIONS_FILE = "page-durations.json"
+"""Seconds each page took in its last run, in the cache folder: what shards balance."""
+
+
+def _page_weights(block_counts: dict[str, int]) -> dict[str, float]:
+    """Recorded seconds per page; a page never recorded counts 2 s a block."""
+    from k8snotes import paths
+
+    recorded: dict[str, float] = {}
+    path = paths.cache_dir() / DURATIONS_FILE
+    if path.exists():
+        recorded = json.loads(path.read_text())
+    return {name: recorded.get(name, 2.0 * count) for name, count in block_counts.items()}
 
 
 def _docs_name(page: Any) -> str:
-    state = page.config.stash[_STATE]
-    docs = state.root / page.config.getoption("--k8snotes-docs")
-    return str(Path(page.path).relative_to(docs))
+    path = Path(page.path)
+    for docs in docs_folders(page.config):
+        if docs in path.parents:
+            return str(path.relative_to(docs))
+    return str(path.relative_to(page.config.rootpath))
 
 
 # -- reporting ------------------------------------------------------------------
@@ -371,6 +528,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "call" or (report.when == "setup" and report.skipped):
         _collected.append(report)
+    if dict(report.user_properties).get("page"):
+        page = str(dict(report.user_properties)["page"])
+        _page_seconds[page] = _page_seconds.get(page, 0.0) + report.duration
+
+
+_page_seconds: dict[str, float] = {}
+
+
+def _record_durations() -> None:
+    """Add this run's page durations to the cache's record (for ``--k8snotes-shard``)."""
+    if not _page_seconds:
+        return
+    from k8snotes import paths
+
+    path = paths.cache_dir() / DURATIONS_FILE
+    recorded = json.loads(path.read_text()) if path.exists() else {}
+    recorded.update({page: round(seconds, 1) for page, seconds in _page_seconds.items()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(recorded, indent=1, sort_keys=True))
 
 
 _collected: list[pytest.TestReport] = []
@@ -433,6 +609,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             print(f"\n[k8snotes] deleted what the pages left at the end of the run: {left}")
     if hasattr(config, "workerinput"):
         return
+    _record_durations()
     from k8snotes.cluster.registry import release_cluster
     from k8snotes.runner.environment import release_environment
 

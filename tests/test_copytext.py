@@ -19,7 +19,8 @@ from k8snotes.markdown.copytext import (
     executable_blocks,
 )
 from k8snotes.markdown.includes import Includes
-from k8snotes.runner.session import NOT_EXECUTED, split_console
+from k8snotes.plan import NOT_EXECUTED
+from k8snotes.runner.session import split_console
 
 ROOT = Path(__file__).resolve().parent.parent
 

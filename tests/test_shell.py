@@ -83,3 +83,20 @@ def test_a_finished_block_returns_although_its_child_keeps_running(tmp_path: Pat
         assert time.monotonic() - start < 10
     finally:
         os.kill(int(marker.read_text()), 9)
+
+
+def test_aliases_and_shell_options_carry_over(tmp_path: Path) -> None:
+    sh = session(tmp_path)
+    assert sh.run("alias k='echo kube'; set -o pipefail").exit_code == 0
+    assert sh.run("k get pods").output == "kube get pods\n"
+    result = sh.run("false | true")
+    assert result.exit_code == 1, "pipefail did not carry to the next block"
+
+
+def test_a_background_block_never_writes_the_state(tmp_path: Path) -> None:
+    sh = session(tmp_path)
+    sh.run("NAME=before")
+    proc = sh.start_background("sleep 0.5")
+    sh.run("NAME=after")
+    proc.wait(10)
+    assert sh.run('echo "$NAME"').output == "after\n"

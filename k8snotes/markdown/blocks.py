@@ -26,6 +26,9 @@ META_KEYS = {
 }
 """Every metadata key and its type; anything else is an error."""
 
+CAPABILITIES = {"api", "pods", "docker", "metrics", "ingress", "kind"}
+"""What ``requires=`` may name: see :class:`k8snotes.cluster.base.Capability`."""
+
 SHELL_LANGUAGES = {"bash", "sh", "shell", "console"}
 """Fence languages run in the page's shell session."""
 

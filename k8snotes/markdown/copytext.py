@@ -32,7 +32,7 @@ CONTINUATION = "> "
 r"""An optional prompt on the lines that continue a command ending with ``\``."""
 
 NOT_EXECUTED_LANGUAGES = frozenset({"mermaid"})
-"""Languages the runner never executes (``k8snotes.runner.session.NOT_EXECUTED``)."""
+"""Languages the runner never executes (``k8snotes.plan.NOT_EXECUTED``; a test keeps them equal)."""
 
 
 def console_lines(text: str) -> list[tuple[str, str]]:

@@ -49,10 +49,21 @@ class IncludeError(Exception):
 
 
 class Includes:
-    """Expands ``--8<--`` lines exactly as the site build does."""
+    """Expands ``--8<--`` lines exactly as the site build does.
 
-    def __init__(self, config_file: Path) -> None:
-        self.settings = snippet_settings(config_file)
+    Args:
+        config_file: The site's ``mkdocs.yml``: its ``pymdownx.snippets``
+            settings apply. When it does not exist (a project without MkDocs),
+            includes resolve against ``base_paths`` with ``check_paths`` on.
+        base_paths: Folders to resolve includes in when there is no ``mkdocs.yml``.
+    """
+
+    def __init__(self, config_file: Path, base_paths: list[Path] | None = None) -> None:
+        if config_file.exists():
+            self.settings = snippet_settings(config_file)
+        else:
+            bases = base_paths or [config_file.parent]
+            self.settings = {"base_path": [str(b) for b in bases], "check_paths": True}
         self.base_paths = [Path(b) for b in self.settings["base_path"]]
 
     @cache  # noqa: B019 - one instance per config file, lives for the run

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 from markdown_it import MarkdownIt
 
-from k8snotes.markdown.blocks import META_PREFIX, Block, PageError, parse_meta
+from k8snotes.markdown.blocks import CAPABILITIES, META_PREFIX, Block, PageError, parse_meta
 from k8snotes.markdown.includes import IncludeError, Includes
 
 _CONTAINER = re.compile(r"^(?P<indent>\s*)(?:!!!|\?\?\?\+?|===\+?)\s+\S")
@@ -144,8 +144,24 @@ def parse_page(path: Path, includes: Includes, root: Path | None = None) -> list
 
 def _check(block: Block, earlier: list[Block]) -> None:
     if block.meta.get("output"):
-        if not earlier or not earlier[-1].is_shell or earlier[-1].meta.get("skip"):
+        before = earlier[-1] if earlier else None
+        if before is None or not before.is_shell or before.meta.get("skip"):
             raise PageError(block.path, block.line, "output block with no command block before it")
+        if before.language == "console" or before.meta.get("background"):
+            raise PageError(
+                block.path,
+                block.line,
+                f"output block after a {'background' if before.meta.get('background') else 'console'}"
+                " block, whose output is never checked against it: put the output in the "
+                "console block, or check a foreground bash block",
+            )
+    unknown = [r for r in block.requires if r not in CAPABILITIES]
+    if unknown:
+        raise PageError(
+            block.path,
+            block.line,
+            f"unknown requires= value {', '.join(unknown)} (known: {', '.join(sorted(CAPABILITIES))})",
+        )
     if block.language in {"yaml", "yml"}:
         try:
             list(yaml.safe_load_all(block.text))

@@ -89,8 +89,12 @@ def build_site_images(root: Path) -> list[str]:
 
 
 def prepare_cluster(info: ClusterInfo) -> None:
-    """Run once when the suite's cluster comes up: load the site's images into it."""
-    if not info.real_pods:
+    """Run once when the suite's cluster comes up: load the site's images into it.
+
+    Only a kind cluster can be loaded from here; a kwok cluster has no real pods,
+    and an existing cluster's nodes must pull what pages run (nothing is done).
+    """
+    if not info.real_pods or info.backend != "kind":
         return
     from k8snotes.cluster.registry import get_backend
 

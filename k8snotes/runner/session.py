@@ -25,6 +25,7 @@ import yaml
 
 from k8snotes.cluster.base import ClusterInfo
 from k8snotes.markdown.blocks import Block
+from k8snotes.plan import plan
 from k8snotes.runner import inventory
 from k8snotes.runner.output import output_diff, output_matches
 from k8snotes.runner.shell import Result, ShellSession, kill_group
@@ -32,10 +33,6 @@ from k8snotes.runner.shell import Result, ShellSession, kill_group
 DEFAULT_TIMEOUT = 60.0
 KUBERNETES_SCHEMA_VERSION = "1.37.0"
 
-NOT_EXECUTED = {
-    "mermaid": "diagram: rendered in the browser (checked by the browser tests), nothing to execute",
-}
-"""Languages that are never executed, with the reason counted in the report."""
 
 _HEREDOC = re.compile(r"<<-?\s*(['\"]?)(?P<tag>\w+)\1[^\n]*\n.*?\n(?P=tag)(?:\n|$)", re.S)
 _INTERACTIVE = re.compile(r"(?:\s-it\b|\s-ti\b|--tty\b|\s-t\s.*-i\b|\bkubectl\s+edit\b)")
@@ -324,13 +321,9 @@ class PageSession:
 
     def skip_reason(self, block: Block) -> str | None:
         """Why ``block`` will not run here, or ``None`` when it will."""
-        if "skip" in block.meta:
-            return str(block.meta["skip"])
-        if block.language in NOT_EXECUTED:
-            return NOT_EXECUTED[block.language]
-        missing = [r for r in block.requires if r not in self.capabilities]
-        if missing:
-            return f"needs {', '.join(missing)}: not available on backend {self.backend}"
+        decided = plan(block, self.capabilities, self.backend)
+        if decided.action == "skip":
+            return decided.reason
         if self.failed_at is not None and not block.is_cleanup:
             return f"an earlier block of this page failed ({self.failed_at.location})"
         return None

@@ -27,6 +27,9 @@ __k8snotes_save() {
     done
     export -p | grep -vE '^declare -x (OLDPWD|PWD|SHLVL|_)='
     declare -f
+    alias -p
+    set +o | grep -vE ' (errexit|history|monitor|emacs|vi|interactive-comments)$'
+    shopt -p | grep -vE ' (login_shell|restricted_shell)$'
     echo "cd $(printf '%q' "$PWD")"
   } > "$__K8SNOTES_STATE.new" 2>/dev/null && mv "$__K8SNOTES_STATE.new" "$__K8SNOTES_STATE"
   exit $rc
@@ -83,12 +86,20 @@ class ShellSession:
             if result.exit_code != 0:
                 raise RuntimeError(f"session prelude failed: {result.output}")
 
-    def script(self, command: str, strict: bool = True) -> Path:
-        """Write the file that restores the state and runs ``command``."""
+    def script(self, command: str, strict: bool = True, save: bool = True) -> Path:
+        """Write the file that restores the state and runs ``command``.
+
+        ``save``: write the state back on exit (variables, functions, aliases,
+        shell options, ``cd``). Background commands never do: one that ends
+        later would overwrite what the blocks after it set.
+        """
         self._count += 1
         path = self.meta_dir / f"cmd-{self._count:03d}.sh"
         errexit = "set -e\n" if strict else ""
-        path.write_text(f"source {self.state}\n{_SAVE_STATE}\n{errexit}{command}\n")
+        saver = _SAVE_STATE if save else ""
+        path.write_text(
+            f"shopt -s expand_aliases\nsource {self.state}\n{saver}\n{errexit}{command}\n"
+        )
         return path
 
     def run(self, command: str, timeout: float = 60, stdin: str | None = None) -> Result:
@@ -135,7 +146,7 @@ class ShellSession:
 
     def start_background(self, command: str) -> subprocess.Popen[bytes]:
         """Start ``command`` in its own process group, output to a log file."""
-        path = self.script(command, strict=False)
+        path = self.script(command, strict=False, save=False)
         log = open(path.with_suffix(".log"), "wb")
         return subprocess.Popen(
             ["bash", str(path)],

@@ -1,0 +1,73 @@
+"""The plugin as another project meets it: opt-in, no mkdocs.yml needed, errors at collection.
+
+pytester runs pytest in a fresh folder, in a subprocess, with the installed plugin.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+PAGE = "# Page\n\n```bash\necho hello\n```\n"
+
+
+def _project(pytester: pytest.Pytester, ini: str = "") -> None:
+    pytester.makefile(".md", **{"docs/page": PAGE})
+    pytester.makepyfile(test_one="def test_one():\n    assert True\n")
+    if ini:
+        pytester.makeini(ini)
+
+
+def test_installed_plugin_collects_nothing_unless_asked(pytester: pytest.Pytester) -> None:
+    _project(pytester)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--collect-only", "-q", ".")
+    result.stdout.fnmatch_lines(["test_one.py::test_one", "1 test collected*"])
+    assert "page.md" not in result.stdout.str()
+
+
+def test_no_mkdocs_yml_is_fine_when_opted_in(pytester: pytest.Pytester) -> None:
+    _project(pytester)
+    pytester.makefile(".yaml", **{"snippets/pod": "apiVersion: v1\nkind: Pod\n"})
+    pytester.makefile(
+        ".md",
+        **{"docs/include": "# I\n\n```bash\ncat <<'EOF'\n--8<-- \"snippets/pod.yaml\"\nEOF\n```\n"},
+    )
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--k8snotes", "--collect-only", "-q", "docs"
+    )
+    result.stdout.fnmatch_lines(["docs/include.md::line-3-bash", "docs/page.md::line-3-bash"])
+    assert result.ret == 0
+
+
+def test_ini_opt_in_with_another_docs_folder(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".md", **{"guide/intro": PAGE})
+    pytester.makeini("[pytest]\nk8snotes = true\nk8snotes_docs = guide\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["guide/intro.md::line-3-bash"])
+
+
+@pytest.mark.parametrize(
+    ("page", "message"),
+    [
+        (
+            "# P\n\n<!-- k8snotes: requires=pod -->\n```bash\nkubectl get pods\n```\n",
+            "*docs/bad.md:4: unknown requires= value pod (known: api, docker, ingress, kind,*",
+        ),
+        (
+            "# P\n\n```console\n$ echo hi\nhi\n```\n\n<!-- k8snotes: output -->\n```text\nhi\n```\n",
+            "*docs/bad.md:9: output block after a console block*",
+        ),
+        (
+            "# P\n\n<!-- k8snotes: retries=3 -->\n```bash\nls\n```\n",
+            "*docs/bad.md:3: unknown metadata key 'retries'*",
+        ),
+    ],
+)
+def test_page_errors_are_collection_errors_with_file_and_line(
+    pytester: pytest.Pytester, page: str, message: str
+) -> None:
+    pytester.makefile(".md", **{"docs/bad": page})
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--k8snotes", "docs")
+    result.stdout.fnmatch_lines([message])
+    assert result.ret != 0
