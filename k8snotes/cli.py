@@ -97,7 +97,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
     extra = ["-p", "no:xdist"] if args.live else []
-    argv = [*args.pages, "-v", *extra, "-p", "no:cacheprovider"]
+    argv = ["--k8snotes", *args.pages, "-v", *extra, "-p", "no:cacheprovider"]
     if args.keep:
         argv.append("--k8snotes-keep")
     if args.backend:

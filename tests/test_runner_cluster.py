@@ -54,6 +54,7 @@ def run_page(
             "/dev/null",
             "-p",
             "no:cacheprovider",
+            "--k8snotes",
             "--k8snotes-backend",
             "kwok",
             "-v",
