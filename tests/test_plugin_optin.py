@@ -14,7 +14,11 @@ PAGE = "# Page\n\n```bash\necho hello\n```\n"
 
 def _project(pytester: pytest.Pytester, ini: str = "") -> None:
     pytester.makefile(".md", **{"docs/page": PAGE})
-    pytester.makepyfile(test_one="def test_one():\n    assert True\n")
+    # The unrelated project's own test: it checks its docs page exists, nothing of ours.
+    pytester.makepyfile(
+        test_one="from pathlib import Path\n\n"
+        "def test_one():\n    assert Path('docs/page.md').read_text().startswith('# Page')\n"
+    )
     if ini:
         pytester.makeini(ini)
 

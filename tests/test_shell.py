@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from k8snotes.runner.shell import ShellSession, _group_alive, kill_group
+from k8snotes.runner.shell import Result, ShellSession, _group_alive, kill_group
 from k8snotes.runner.tty import run_in_tty
 
 
@@ -61,28 +61,29 @@ def test_interactive_command_runs_under_a_terminal(tmp_path: Path) -> None:
     assert "tty yes" in result.output and "got hello" in result.output
 
 
-def test_timeout_holds_when_a_child_leaves_the_group(tmp_path: Path) -> None:
-    """A process in a session of its own keeps the output open; the deadline still holds."""
-    sh = session(tmp_path)
+def _run_with_escaped_child(tmp_path: Path, rest: str, timeout: float) -> tuple[Result, float]:
+    """Run a block whose child leaves the process group (``setsid``); kill the child after."""
     marker = tmp_path / "escaped.pid"
     start = time.monotonic()
-    result = sh.run(f"setsid sleep 300 & echo $! > {marker}; sleep 300", timeout=1)
     try:
-        assert result.timed_out and time.monotonic() - start < 15
+        result = session(tmp_path).run(
+            f"setsid sleep 300 & echo $! > {marker}; {rest}", timeout=timeout
+        )
+        return result, time.monotonic() - start
     finally:
         os.kill(int(marker.read_text()), 9)
+
+
+def test_timeout_holds_when_a_child_leaves_the_group(tmp_path: Path) -> None:
+    """A process in a session of its own keeps the output open; the deadline still holds."""
+    result, seconds = _run_with_escaped_child(tmp_path, "sleep 300", timeout=1)
+    assert result.timed_out and seconds < 15
 
 
 def test_a_finished_block_returns_although_its_child_keeps_running(tmp_path: Path) -> None:
-    sh = session(tmp_path)
-    marker = tmp_path / "child.pid"
-    start = time.monotonic()
-    result = sh.run(f"setsid sleep 300 & echo $! > {marker}; echo done", timeout=30)
-    try:
-        assert result.exit_code == 0 and result.output == "done\n"
-        assert time.monotonic() - start < 10
-    finally:
-        os.kill(int(marker.read_text()), 9)
+    result, seconds = _run_with_escaped_child(tmp_path, "echo done", timeout=30)
+    assert result.exit_code == 0 and result.output == "done\n"
+    assert seconds < 10
 
 
 def test_aliases_and_shell_options_carry_over(tmp_path: Path) -> None:
