@@ -24,11 +24,11 @@ import uuid
 from pathlib import Path
 
 from k8snotes.cluster.registry import get_backend, release_cluster, shared_cluster
+from k8snotes.evaluators.console import split_console
 from k8snotes.markdown import parse_page
 from k8snotes.markdown.includes import Includes
 from k8snotes.plan import plan
 from k8snotes.runner.environment import page_environment, prepare_cluster, release_environment
-from k8snotes.runner.session import split_console
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from markdown.extensions.toc import slugify
 
+from k8snotes.evaluators.console import split_console
 from k8snotes.markdown import Block, parse_page
 from k8snotes.markdown.includes import Includes
 from k8snotes.plan import plan
-from k8snotes.runner.session import split_console
 
 TOOLS = ("kubectl", "docker", "kind")
 _TWO_LEVEL: dict[str, dict[str, set[str] | None]] = {

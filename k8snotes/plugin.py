@@ -87,6 +87,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "with the pages it needs; the other tests run in shard 1",
     )
     group.addoption(
+        "--k8snotes-update",
+        action="store_true",
+        default=False,
+        help="for authors: write the real output into the pages where it differs from the "
+        "output shown (placeholders kept where they matched), for review with git diff",
+    )
+    group.addoption(
         "--k8snotes-docs",
         default=None,
         help="folder of pages (default: the k8snotes_docs ini value, else docs)",
@@ -271,23 +278,30 @@ class MarkdownPage(pytest.File):
             rel = self.path.relative_to(state.root)
             from k8snotes.runner.environment import page_prelude
 
+            update = bool(self.config.getoption("--k8snotes-update"))
             if state.reader_mode:
                 reader = state.ensure_reader()
                 self.session_obj = PageSession(
                     rel, state.root, None, state.capabilities, state.env, page_prelude(),
-                    home=reader.home,
+                    home=reader.home, update_outputs=update,
                 )  # fmt: skip
             else:
                 cluster = state.ensure_cluster()
                 self.session_obj = PageSession(
-                    rel, state.root, cluster, state.capabilities, state.env, page_prelude(cluster)
-                )
+                    rel, state.root, cluster, state.capabilities, state.env, page_prelude(cluster),
+                    update_outputs=update,
+                )  # fmt: skip
         return self.session_obj
 
     def teardown(self) -> None:
         if self.session_obj is None:
             return
         session, self.session_obj = self.session_obj, None
+        if session.updates:
+            from k8snotes.runner.update import apply_updates
+
+            for line in apply_updates(session.updates):
+                self.warn(pytest.PytestWarning(f"--k8snotes-update: {line}"))
         problems = session.close()
         left = session.leaks(self.settings.keeps)
         if left:
@@ -316,11 +330,14 @@ class BlockItem(pytest.Item):
         session = page.page_session()
         self.user_properties.append(("backend", session.backend))
         self.user_properties.append(("language", self.block.language))
+        updates = len(session.updates)
         try:
             notes = session.run_block(self.block, self.output_block)
         except BlockSkipped as skip:
             self.user_properties.append(("skip_reason", str(skip)))
             pytest.skip(str(skip))
+        if len(session.updates) > updates:
+            notes.append("output differed: page updated (--k8snotes-update)")
         for note in notes:
             self.user_properties.append(("note", note))
         self.user_properties.append(("pods", "real" if session.real_pods else "simulated"))

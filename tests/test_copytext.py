@@ -9,6 +9,7 @@ from pathlib import Path
 import markdown
 import pytest
 
+from k8snotes.evaluators.console import split_console
 from k8snotes.markdown import Block, parse_page
 from k8snotes.markdown.copytext import (
     NOT_EXECUTED_LANGUAGES,
@@ -20,7 +21,6 @@ from k8snotes.markdown.copytext import (
 )
 from k8snotes.markdown.includes import Includes
 from k8snotes.plan import NOT_EXECUTED
-from k8snotes.runner.session import split_console
 
 ROOT = Path(__file__).resolve().parent.parent
 

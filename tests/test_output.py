@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from k8snotes.runner.output import (
@@ -302,3 +304,23 @@ def test_diff_shows_how_a_line_is_read() -> None:
     diff = output_diff("web   3   10m\nweb-6cb5c88748   3   5s", "web 3 20s\nweb-7f9d8b6c5 3 7s", 1)
     assert "page line 1: web   3   10m\n  page line 2" in diff
     assert "read as: web-<HASH> 3 <AGE>" in diff
+
+
+def test_apply_updates_rewrites_bottom_up_and_leaves_a_changed_page_alone(tmp_path: Path) -> None:
+    from k8snotes.runner.update import OutputUpdate, apply_updates
+
+    page = tmp_path / "p.md"
+    page.write_text("```console\n$ a\none\n$ b\ntwo\nthree\n```\n")
+    done = apply_updates(
+        [
+            OutputUpdate(page, 3, "one", "ONE\nONE-AND-A-HALF"),
+            OutputUpdate(page, 5, "two\nthree", "TWO"),
+            OutputUpdate(page, 2, "not what the page shows", "x"),
+        ]
+    )
+    assert page.read_text() == "```console\n$ a\nONE\nONE-AND-A-HALF\n$ b\nTWO\n```\n"
+    assert done == [
+        f"{page}:5: output updated (2 -> 1 lines)",
+        f"{page}:3: output updated (1 -> 2 lines)",
+        f"{page}:2: not updated: the page no longer shows that output there",
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from k8snotes.cluster.kwok import KwokBackend
+from k8snotes.evaluators import registry
 from tests.conftest import MKDOCS_YML
 
 pytestmark = pytest.mark.cluster
@@ -31,9 +33,14 @@ def kwok() -> Iterator[KwokBackend]:
 
 
 def run_page(
-    tmp_path: Path, text: str, files: dict[str, str] | None = None, *extra: str
+    tmp_path: Path,
+    text: str,
+    files: dict[str, str] | None = None,
+    *extra: str,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run one page through pytest in a project of its own, as `pytest docs/page.md` would."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "mkdocs.yml").write_text(MKDOCS_YML)
     (tmp_path / "docs").mkdir(exist_ok=True)
     (tmp_path / "docs" / "page.md").write_text(text)
@@ -41,7 +48,7 @@ def run_page(
         path = tmp_path / "snippets" / "page" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content)
-    env = {**os.environ, "K8SNOTES_RUN_ID": f"inner-{uuid.uuid4().hex[:6]}"}
+    env = {**os.environ, **(env or {}), "K8SNOTES_RUN_ID": f"inner-{uuid.uuid4().hex[:6]}"}
     return subprocess.run(
         [
             sys.executable,
@@ -195,3 +202,117 @@ def test_existing_backend_uses_a_copy_of_the_named_context(
     assert kwok.is_up() and kwok.kubeconfig.read_text() == original
     after = sorted(str(p) for p in kube_home.rglob("*")) if kube_home.exists() else None
     assert after == before, "something wrote under ~/.kube"
+
+
+# -- evaluators: a language added by an entry point runs like the built-in ones --------
+# (here, not in a module of their own: they share this module's kwok cluster)
+
+GREETING = textwrap.dedent(
+    '''
+    """A made-up language: each line is a name the shell greets."""
+    from k8snotes.evaluators.base import Step
+
+
+    class Greeting:
+        languages = frozenset({"greeting"})
+
+        def evaluate(self, block, context):
+            for offset, name in enumerate(block.text.splitlines()):
+                yield Step(context.run(f"echo hello {name}"), f"hello {name}", block.line + 1 + offset)
+    '''
+)
+
+
+def install_fake_package(site: Path) -> dict[str, str]:
+    """A package ``greeting_lang`` whose entry point adds the ``greeting`` language (no pip needed)."""
+    site.mkdir(parents=True, exist_ok=True)
+    (site / "greeting_lang.py").write_text(GREETING)
+    dist = site / "greeting_lang-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: greeting-lang\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[k8snotes.evaluators]\ngreeting = greeting_lang:Greeting\n"
+    )
+    return {"PYTHONPATH": str(site)}
+
+
+def test_an_entry_point_adds_a_language(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    install_fake_package(tmp_path / "site")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    registry._installed.cache_clear()
+    try:
+        assert type(registry.evaluator_for("greeting")).__name__ == "Greeting"
+        assert "greeting" in registry.languages()
+    finally:
+        monkeypatch.undo()
+        registry._installed.cache_clear()
+    assert registry.evaluator_for("greeting") is None  # gone with its package
+
+
+def test_an_added_language_runs_and_fails_at_its_line(kwok: KwokBackend, tmp_path: Path) -> None:
+    env = install_fake_package(tmp_path / "site")
+    page = "# P\n\n```greeting\nada\ngrace\n```\n"
+    proc = run_page(tmp_path / "ok", page, env=env)
+    assert proc.returncode == 0, proc.stdout
+    assert "blocks executed: 1 (1 passed on kwok)" in proc.stdout
+
+    # An evaluator's step is checked by the session: a wrong expected output fails at its line.
+    broken = GREETING.replace('f"hello {name}", block', 'f"bye {name}", block')
+    (tmp_path / "site" / "greeting_lang.py").write_text(broken)
+    proc = run_page(tmp_path / "broken", page, env=env)
+    assert proc.returncode == 1
+    assert "docs/page.md:3: greeting block failed" in proc.stdout
+    assert "echo hello ada" in proc.stdout
+    assert "page line 4: bye ada" in proc.stdout  # the expected output, at its line
+
+
+def test_exit_applies_to_yaml_blocks(kwok: KwokBackend, tmp_path: Path) -> None:
+    """A manifest the API server refuses, marked ``exit=1``, passes; unmarked, it fails."""
+    refused = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Not_A_Valid_Name\ndata:\n  a: '1'\n"
+    )
+    page = f"# P\n\n<!-- k8snotes: exit=1 -->\n```yaml\n{refused}```\n"
+    proc = run_page(tmp_path / "marked", page)
+    assert proc.returncode == 0, proc.stdout
+    proc = run_page(tmp_path / "unmarked", f"# P\n\n```yaml\n{refused}```\n")
+    assert proc.returncode == 1
+    assert "exit code: 1 (expected 0)" in proc.stdout
+    assert "Not_A_Valid_Name" in proc.stdout
+
+
+def test_a_language_nothing_runs_is_a_failure_with_a_hint(
+    kwok: KwokBackend, tmp_path: Path
+) -> None:
+    proc = run_page(tmp_path, "# P\n\n```toml\na = 1\n```\n")
+    assert proc.returncode == 1
+    assert (
+        'docs/page.md:3: no runner for a toml block: run it, or give it skip="reason"'
+        in proc.stdout
+    )
+
+
+def test_update_writes_the_real_output_and_keeps_matching_placeholders(
+    kwok: KwokBackend, tmp_path: Path
+) -> None:
+    page = (
+        "# P\n\n"
+        "```bash\nkubectl create configmap demo --from-literal=a=1 --from-literal=b=2\n```\n\n"
+        "```console\n"
+        "$ kubectl get configmap demo\n"
+        "NAME   DATA   AGE\n"
+        "demo   5      <AGE>\n"
+        "$ kubectl get configmap demo -o jsonpath='{.data.a}{\"\\n\"}'\n"
+        "1\n"
+        "```\n\n"
+        "## Clean up\n\n```bash\nkubectl delete configmap demo\n```\n"
+    )
+    proc = run_page(tmp_path, page, None, "--k8snotes-update")
+    assert proc.returncode == 0, proc.stdout
+    assert "--k8snotes-update: docs/page.md:9: output updated" in proc.stdout.replace(
+        str(tmp_path) + "/", ""
+    )
+    updated = (tmp_path / "docs" / "page.md").read_text()
+    # The wrong line took the real figure; the matching header and <AGE> stayed as written.
+    assert updated == page.replace("demo   5      <AGE>", "demo   2      <AGE>")
+    proc = run_page(tmp_path, updated)  # and the updated page passes as it is
+    assert proc.returncode == 0, proc.stdout

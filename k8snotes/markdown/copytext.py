@@ -75,7 +75,7 @@ def _kinds(lines: list[str]) -> list[str]:
 def console_commands(text: str) -> list[str]:
     r"""The commands of a ``console`` block, prompts dropped, continuation lines joined.
 
-    The same commands, split the same way, as the runner's ``split_console`` runs.
+    The same commands, split the same way, as the runner's :func:`~k8snotes.evaluators.console.split_console` runs.
 
     ```python
     from k8snotes.markdown.copytext import console_commands

@@ -20,30 +20,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
-import kubernetes_validate
-import yaml
-
 from k8snotes.cluster.base import ClusterInfo
+from k8snotes.evaluators.base import Step
+from k8snotes.evaluators.console import split_console
+from k8snotes.evaluators.manifest import KUBERNETES_SCHEMA_VERSION
+from k8snotes.evaluators.registry import evaluator_for
 from k8snotes.markdown.blocks import Block
 from k8snotes.plan import plan
 from k8snotes.runner import inventory
-from k8snotes.runner.output import output_diff, output_matches
+from k8snotes.runner.failures import BlockFailure, BlockSkipped, failure_report, missing_files
+from k8snotes.runner.output import output_matches
 from k8snotes.runner.shell import Result, ShellSession, kill_group
+from k8snotes.runner.update import OutputUpdate, updated_output
 
 DEFAULT_TIMEOUT = 60.0
-KUBERNETES_SCHEMA_VERSION = "1.37.0"
+
+__all__ = [
+    "KUBERNETES_SCHEMA_VERSION",
+    "BlockFailure",
+    "BlockSkipped",
+    "Outcome",
+    "PageSession",
+    "failure_report",
+    "missing_files",
+    "split_console",
+]
 
 
 _HEREDOC = re.compile(r"<<-?\s*(['\"]?)(?P<tag>\w+)\1[^\n]*\n.*?\n(?P=tag)(?:\n|$)", re.S)
 _INTERACTIVE = re.compile(r"(?:\s-it\b|\s-ti\b|--tty\b|\s-t\s.*-i\b|\bkubectl\s+edit\b)")
-
-
-class BlockFailure(Exception):
-    """A block did not do what the page says; the message is the full report."""
-
-
-class BlockSkipped(Exception):
-    """A block was not run; the message is the reason (counted in the summary)."""
 
 
 @dataclass
@@ -61,87 +66,6 @@ def page_slug(page: Path) -> str:
     """A DNS-1123 label for the page (``tasks/make-it-a-deployment.md`` -> ``make-it-a-deployment``)."""
     slug = re.sub(r"[^a-z0-9-]+", "-", page.with_suffix("").name.lower()).strip("-")
     return slug[:40].strip("-") or "page"
-
-
-_MISSING_FILE = re.compile(
-    r'the path "(?P<a>[^"]+)" does not exist'
-    r"|(?:open|lstat|stat) (?P<b>\S+): (?:no such file or directory|file does not exist)"
-    r"|(?P<c>[\w./-]+): No such file or directory"
-)
-
-
-def missing_files(output: str) -> list[str]:
-    """Files a command's output says do not exist (``kubectl -f``, ``cat``, ``docker build``).
-
-    ```python
-    from k8snotes.runner.session import missing_files
-
-    out = 'error: the path "pod.yaml" does not exist'
-    assert missing_files(out) == ["pod.yaml"]
-    ```
-    """
-    found = []
-    for m in _MISSING_FILE.finditer(output):
-        name = m["a"] or m["b"] or m["c"]
-        if name and name not in found:
-            found.append(name)
-    return found
-
-
-def failure_report(
-    block: Block,
-    result: Result,
-    expected: str | None = None,
-    expected_line: int | None = None,
-    expected_exit: int = 0,
-) -> str:
-    """The report of a failing command: page and line, command, exit code, output, expected.
-
-    When the output says a file does not exist, the report says so first: the
-    page never handed that file to the reader (no block before this one writes it).
-    """
-    lines = [
-        f"{block.location}: file never handed to the reader: {name} "
-        "(no block before this one on the page, or on a page it needs, writes it)"
-        for name in missing_files(result.output)
-    ]
-    lines += [
-        f"{block.location}: {block.language} block failed",
-        "command:",
-        *("    " + c for c in result.command.splitlines()),
-    ]
-    if result.timed_out:
-        lines.append("exit code: none: timed out, process group killed")
-    else:
-        lines.append(f"exit code: {result.exit_code} (expected {expected_exit})")
-    lines += ["output:", *("    " + o for o in (result.output.rstrip() or "(none)").splitlines())]
-    if expected is not None:
-        lines += ["", output_diff(expected, result.output, expected_line or block.line)]
-    return "\n".join(lines)
-
-
-def split_console(text: str) -> list[tuple[str, str, int]]:
-    """``$ ``-prompted commands of a console block with their expected output.
-
-    Returns ``(command, expected_output, offset_of_first_output_line)``;
-    a command continues on the next line while a line ends with ``\\``.
-    """
-    pairs: list[tuple[str, str, int]] = []
-    lines = text.rstrip("\n").split("\n")
-    i = 0
-    while i < len(lines):
-        if not lines[i].startswith("$ "):
-            raise ValueError(f"console block line {i + 1} is output with no $ command before it")
-        cmd = [lines[i][2:]]
-        while cmd[-1].endswith("\\") and i + 1 < len(lines):
-            i += 1
-            cmd.append(lines[i].removeprefix("> "))
-        i += 1
-        start = i
-        while i < len(lines) and not lines[i].startswith("$ "):
-            i += 1
-        pairs.append(("\n".join(cmd), "\n".join(lines[start:i]), start))
-    return pairs
 
 
 def wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes]) -> bool:
@@ -183,6 +107,8 @@ class PageSession:
         extra_env: Added to the page's shell environment.
         prelude: Shell code run before the first block.
         home: The reader's home (reader mode).
+        update_outputs: Record a wrong expected output as an update of the page
+            (:attr:`updates`) instead of failing (``--k8snotes-update``).
     """
 
     def __init__(
@@ -194,6 +120,7 @@ class PageSession:
         extra_env: dict[str, str] | None = None,
         prelude: str = "",
         home: Path | None = None,
+        update_outputs: bool = False,
     ) -> None:
         if cluster is None and home is None:
             raise ValueError("reader mode needs the reader's home")
@@ -214,6 +141,8 @@ class PageSession:
         self.kubeconfig = self.tmp / "kubeconfig"
         self.background: list[tuple[Block, subprocess.Popen[bytes]]] = []
         self.failed_at: Block | None = None
+        self.update_outputs = update_outputs
+        self.updates: list[OutputUpdate] = []
         bin_dir = str(Path(sys.executable).parent)
         inherited = {k: v for k, v in os.environ.items() if k not in {"KUBECONFIG", "KUBECACHEDIR"}}
         env = {
@@ -329,30 +258,39 @@ class PageSession:
         return None
 
     def run_block(self, block: Block, output_block: Block | None = None) -> list[str]:
-        """Run one block; raise :class:`BlockFailure` or :class:`BlockSkipped`.
+        """Run one block with its language's evaluator; raise :class:`BlockFailure` or :class:`BlockSkipped`.
 
+        Every step the evaluator hands back is checked here, the same way for
+        every language: timed out, exit code against ``exit=``, output against
+        the expected output; ``retry=`` re-runs the whole block.
         ``output_block`` is the ``output`` block that follows a shell block.
         Returns notes for the report (for example, that pods were simulated).
         """
         reason = self.skip_reason(block)
         if reason:
             raise BlockSkipped(reason)
+        if plan(block).action == "output":
+            raise BlockSkipped("checked as the output of the block before it")
+        evaluator = evaluator_for(block.language)
         try:
-            if block.language in {"bash", "sh", "shell"}:
-                self._run_shell(block, output_block)
-            elif block.language == "console":
-                self._run_console(block)
-            elif block.language in {"yaml", "yml"}:
-                self._run_yaml(block)
-            elif block.language in {"python", "py", "python3"}:
-                self._run_python(block)
-            elif block.meta.get("output"):
-                raise BlockSkipped("checked as the output of the block before it")
-            else:
+            if evaluator is None:
                 raise BlockFailure(
                     f"{block.location}: no runner for a {block.language or 'plain'} block: "
                     'run it, or give it skip="reason"'
                 )
+            context = _Context(self, block, output_block)
+            expected_exit = int(block.number("exit", 0))
+
+            def attempt() -> None:
+                pending = len(self.updates)
+                try:
+                    for step in evaluator.evaluate(block, context):
+                        self._check(block, step, expected_exit)
+                except BlockFailure:
+                    del self.updates[pending:]  # a retried block records its updates once
+                    raise
+
+            self._until_ok(block, attempt)
         except BlockFailure:
             self.failed_at = block
             raise
@@ -360,6 +298,24 @@ class PageSession:
         if not self.real_pods and re.search(r"\bkubectl\b", block.text):
             notes.append("pods simulated (kwok)")
         return notes
+
+    def _check(self, block: Block, step: Step, expected_exit: int) -> None:
+        result = step.result
+        wrong_output = step.expected is not None and not output_matches(
+            step.expected, result.output
+        )
+        ran_as_expected = not result.timed_out and result.exit_code == expected_exit
+        if wrong_output and ran_as_expected and self.update_outputs and step.expected_line:
+            assert step.expected is not None
+            new = updated_output(step.expected, result.output)
+            self.updates.append(
+                OutputUpdate(self.root / self.page, step.expected_line, step.expected, new)
+            )
+            return
+        if not ran_as_expected or wrong_output:
+            raise BlockFailure(
+                failure_report(block, result, step.expected, step.expected_line, expected_exit)
+            )
 
     def _shim_notes(self) -> list[str]:
         """Changes the kind shim made to this block's commands (see :mod:`k8snotes.runner.kindshim`)."""
@@ -404,59 +360,8 @@ class PageSession:
                     raise
                 time.sleep(1)
 
-    def _run_shell(self, block: Block, output_block: Block | None) -> None:
-        if block.meta.get("background"):
-            self._start_background(block)
-            return
-        expected_exit = int(block.number("exit", 0))
-
-        def attempt() -> None:
-            result = self._execute(block, block.text)
-            expected = output_block.text if output_block else None
-            if (
-                result.timed_out
-                or result.exit_code != expected_exit
-                or (expected is not None and not output_matches(expected, result.output))
-            ):
-                raise BlockFailure(
-                    failure_report(
-                        block,
-                        result,
-                        expected,
-                        output_block.line + 1 if output_block else None,
-                        expected_exit,
-                    )
-                )
-
-        self._until_ok(block, attempt)
-
-    def _run_console(self, block: Block) -> None:
-        try:
-            pairs = split_console(block.text)
-        except ValueError as exc:
-            raise BlockFailure(f"{block.location}: {exc}") from None
-        expected_exit = int(block.number("exit", 0))
-        for command, expected, offset in pairs:
-
-            def attempt(
-                command: str = command, expected: str = expected, offset: int = offset
-            ) -> None:
-                result = self._execute(block, command)
-                if (
-                    result.timed_out
-                    or result.exit_code != expected_exit
-                    or not output_matches(expected, result.output)
-                ):
-                    raise BlockFailure(
-                        failure_report(
-                            block, result, expected, block.line + 1 + offset, expected_exit
-                        )
-                    )
-
-            self._until_ok(block, attempt)
-
-    def _start_background(self, block: Block) -> None:
-        proc = self.shell.start_background(block.text)
+    def _start_background(self, block: Block, command: str) -> None:
+        proc = self.shell.start_background(command)
         self.background.append((block, proc))
         port = block.meta.get("port")
         if port is not None:
@@ -468,66 +373,41 @@ class PageSession:
                     failure_report(
                         block,
                         Result(
-                            block.text,
-                            proc.poll() or 0,
-                            output + f"\n(port {port} never answered)",
-                            0,
+                            command, proc.poll() or 0, output + f"\n(port {port} never answered)", 0
                         ),
                     )
                 )
 
-    def _run_yaml(self, block: Block) -> None:
-        docs = [d for d in yaml.safe_load_all(block.text) if d]
-        problems = []
-        for doc in docs:
-            try:
-                kubernetes_validate.validate(doc, KUBERNETES_SCHEMA_VERSION, strict=True)
-            except kubernetes_validate.SchemaNotFoundError:
-                pass  # a custom resource: the server checks it against its CRD below
-            except kubernetes_validate.ValidationError as exc:
-                problems.append(
-                    f"{doc.get('kind')}/{doc.get('metadata', {}).get('name')}: {exc.message} at {list(exc.path)}"
-                )
-        if problems:
-            raise BlockFailure(
-                f"{block.location}: manifest does not match the v1.37 schema:\n  "
-                + "\n  ".join(problems)
-            )
-        args = (
-            ["apply", "-f", "-"]
-            if block.meta.get("apply")
-            else ["apply", "--dry-run=server", "-f", "-"]
-        )
-        proc = self.kubectl(*args, input=block.text)
-        if proc.returncode != 0:
-            raise BlockFailure(
-                failure_report(
-                    block,
-                    Result(
-                        "kubectl " + " ".join(args) + "  # the block's text on stdin",
-                        proc.returncode,
-                        proc.stdout + proc.stderr,
-                        0,
-                    ),
-                )
-            )
 
-    def _run_python(self, block: Block) -> None:
-        script = self.shell.meta_dir / f"block-{block.line}.py"
-        script.write_text(block.text)
-        result = self.shell.run(
-            f"python3 {script}", timeout=block.number("timeout", DEFAULT_TIMEOUT)
-        )
-        if result.timed_out or result.exit_code != int(block.number("exit", 0)):
-            raise BlockFailure(
-                failure_report(
-                    block,
-                    Result(
-                        block.text,
-                        result.exit_code,
-                        result.output,
-                        result.seconds,
-                        result.timed_out,
-                    ),
-                )
+class _Context:
+    """The :class:`~k8snotes.evaluators.base.BlockContext` of one block of a page session."""
+
+    def __init__(self, session: PageSession, block: Block, output_block: Block | None) -> None:
+        self._session = session
+        self._block = block
+        self.expected_output = output_block.text if output_block else None
+        self.expected_output_line = output_block.line + 1 if output_block else None
+        self.scratch = session.shell.meta_dir
+
+    def run(self, command: str) -> Result:
+        return self._session._execute(self._block, command)
+
+    def kubectl(self, *args: str, input: str | None = None) -> Result:
+        started = time.monotonic()
+        timeout = self._block.number("timeout", DEFAULT_TIMEOUT)
+        command = "kubectl " + " ".join(args) + ("  # the block's text on stdin" if input else "")
+        try:
+            proc = self._session.kubectl(*args, input=input, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            out = (
+                exc.output.decode(errors="replace")
+                if isinstance(exc.output, bytes)
+                else exc.output or ""
             )
+            return Result(command, -1, out, time.monotonic() - started, timed_out=True)
+        return Result(
+            command, proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started
+        )
+
+    def start_background(self, command: str) -> None:
+        self._session._start_background(self._block, command)
