@@ -157,14 +157,19 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
     """What is available here, and what each backend would need."""
-    from k8snotes.cluster.registry import BACKENDS, default_backend_name, docker_usable, get_backend
+    from k8snotes.cluster.registry import (
+        backend_names,
+        default_backend_name,
+        docker_usable,
+        get_backend,
+    )
 
     print(f"cache: {paths.cache_dir()}")
     for name, group in binaries.GROUPS.items():
         print(f"  {name:11s} {group.version:9s} {'cached' if group.is_complete() else 'missing'}")
     print(f"go: {shutil.which('go') or 'missing (needed to build binaries that are not cached)'}")
     print(f"docker: {'usable' if docker_usable() else 'not available'}")
-    for name in BACKENDS:
+    for name in backend_names():
         if name == "existing":
             print("backend existing: only when asked, with --k8snotes-context NAME")
             continue
@@ -188,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_list)
     p = sub.add_parser("run", help="run pages' blocks against the test cluster, with live output")
     p.add_argument("pages", nargs="+")
-    p.add_argument("--backend", choices=["kind", "kwok"], default=None)
+    p.add_argument("--backend", default=None, help="kind, kwok or a registered backend")
     p.add_argument("--keep", action="store_true", help="leave the cluster up afterwards")
     p.add_argument("--live", action="store_true", default=True, help=argparse.SUPPRESS)
     p.set_defaults(func=_cmd_run)
@@ -196,11 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
     csub = p.add_subparsers(dest="action", required=True)
     for action in ("up", "down", "status"):
         a = csub.add_parser(action)
-        a.add_argument("--backend", choices=["kind", "kwok", "existing"], default=None)
+        a.add_argument(
+            "--backend", default=None, help="kind, kwok, existing or a registered backend"
+        )
         a.add_argument("--context", default=None)
     a = csub.add_parser("load-image")
     a.add_argument("image")
-    a.add_argument("--backend", choices=["kind", "kwok"], default=None)
+    a.add_argument("--backend", default=None, help="kind or a registered backend")
     p.set_defaults(func=_cmd_cluster)
     p = sub.add_parser("doctor", help="what is available here and what each backend needs")
     p.set_defaults(func=_cmd_doctor)

@@ -65,9 +65,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--k8snotes-backend",
-        choices=["kind", "kwok", "existing"],
         default=None,
-        help="cluster backend (default: kind where Docker runs, else kwok)",
+        help="cluster backend: kind, kwok, existing, or one a package registers under the "
+        "k8snotes.backends entry point group (default: kind where Docker runs, else kwok)",
     )
     group.addoption(
         "--k8snotes-context",
@@ -205,6 +205,14 @@ class _RunState:
             name = "existing"
         return get_backend(name, context)
 
+    def use_cluster(self, cluster: ClusterInfo) -> None:
+        """Pages run on ``cluster``: probe what it offers, once."""
+        if self.cluster is not cluster or not self.capabilities:
+            from k8snotes.runner.environment import page_environment
+
+            self.cluster = cluster
+            self.capabilities, self.env = page_environment(cluster)
+
     def ensure_cluster(self) -> ClusterInfo:
         """The suite's cluster (namespace mode), brought up once; a failure is raised once.
 
@@ -272,7 +280,8 @@ class MarkdownPage(pytest.File):
             )
         return items
 
-    def page_session(self) -> PageSession:
+    def page_session(self, cluster: ClusterInfo | None = None) -> PageSession:
+        """The page's session, made by its first block (``cluster``: the ``k8s_cluster`` fixture's)."""
         if self.session_obj is None:
             state = self.config.stash[_STATE]
             rel = self.path.relative_to(state.root)
@@ -286,7 +295,8 @@ class MarkdownPage(pytest.File):
                     home=reader.home, update_outputs=update,
                 )  # fmt: skip
             else:
-                cluster = state.ensure_cluster()
+                cluster = cluster or state.ensure_cluster()
+                state.use_cluster(cluster)
                 self.session_obj = PageSession(
                     rel, state.root, cluster, state.capabilities, state.env, page_prelude(cluster),
                     update_outputs=update,
@@ -316,6 +326,32 @@ class MarkdownPage(pytest.File):
             raise BlockFailure(f"{session.page}: clean-up failed:\n" + "\n".join(problems))
 
 
+def _wants_cluster(k8s_cluster: ClusterInfo) -> None:
+    """What a block asks for outside reader mode (its fixture names are read from here)."""
+
+
+@pytest.fixture(scope="session")
+def k8s_cluster(request: pytest.FixtureRequest) -> ClusterInfo:
+    """The cluster pages run on outside reader mode, brought up once per run.
+
+    Override it in a ``conftest.py`` to run the pages on a cluster of your own
+    making (pytest-kind, k3d, a remote one); each page still gets a namespace of
+    its own, and the capabilities are probed from the cluster:
+
+    ```python
+    import pytest
+
+    from k8snotes.cluster.base import ClusterInfo
+
+
+    @pytest.fixture(scope="session")
+    def k8s_cluster():
+        return ClusterInfo("mine", "existing", "/path/to/kubeconfig", "my-context", [], True)
+    ```
+    """
+    return request.config.stash[_STATE].ensure_cluster()
+
+
 class BlockItem(pytest.Item):
     """One block of a page."""
 
@@ -323,11 +359,25 @@ class BlockItem(pytest.Item):
         super().__init__(**kwargs)
         self.block = block
         self.output_block = output_block
+        # Outside reader mode the cluster comes from the k8s_cluster fixture, which a
+        # project's conftest may override (reader-mode pages make their own clusters).
+        self.funcargs: dict[str, Any] = {}
+        wants = None if self.config.stash[_STATE].reader_mode else _wants_cluster
+        self._fixtureinfo = self.session._fixturemanager.getfixtureinfo(
+            node=self, func=wants, cls=None
+        )
+        self.fixturenames = self._fixtureinfo.names_closure
+
+    def setup(self) -> None:
+        from _pytest.fixtures import TopRequest
+
+        self._request = TopRequest(self, _ispytest=True)  # type: ignore[arg-type]
+        self._request._fillfixtures()
 
     def runtest(self) -> None:
         page: MarkdownPage = self.parent  # type: ignore[assignment]
         self.user_properties.append(("page", _docs_name(page)))
-        session = page.page_session()
+        session = page.page_session(self.funcargs.get("k8s_cluster"))
         self.user_properties.append(("backend", session.backend))
         self.user_properties.append(("language", self.block.language))
         updates = len(session.updates)

@@ -316,3 +316,104 @@ def test_update_writes_the_real_output_and_keeps_matching_placeholders(
     assert updated == page.replace("demo   5      <AGE>", "demo   2      <AGE>")
     proc = run_page(tmp_path, updated)  # and the updated page passes as it is
     assert proc.returncode == 0, proc.stdout
+
+
+# -- backends: one class registered under k8snotes.backends; capabilities are probed --
+
+BORROWED = textwrap.dedent(
+    '''
+    """A backend of another package: it borrows the kwok cluster that is already up."""
+    import shutil
+
+    from k8snotes.cluster.base import Backend
+    from k8snotes.cluster.kwok import KwokBackend
+
+
+    class Borrowed(Backend):
+        name = "borrowed"
+
+        def available(self):
+            return None
+
+        def up(self):
+            info = KwokBackend().info()
+            info.backend = self.name
+            info.capabilities = ["api", "pods", "metrics"]  # claims more than it has
+            return info
+
+        def is_up(self):
+            return KwokBackend().is_up()
+
+        def down(self):
+            shutil.rmtree(self.state, ignore_errors=True)  # the kwok cluster is not ours
+
+        def load_image(self, image):
+            raise RuntimeError("no images here")
+    '''
+)
+
+
+def test_a_backend_from_an_entry_point_runs_pages_with_probed_capabilities(
+    kwok: KwokBackend, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "borrowed_backend.py").write_text(BORROWED)
+    dist = site / "borrowed_backend-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: borrowed-backend\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[k8snotes.backends]\nborrowed = borrowed_backend:Borrowed\n"
+    )
+    page = (
+        "# P\n\n```console\n$ kubectl get configmap kube-root-ca.crt -o name\n"
+        "configmap/kube-root-ca.crt\n```\n\n"
+        "<!-- k8snotes: requires=pods -->\n```bash\nkubectl logs nothing\n```\n"
+    )
+    proc = run_page(
+        tmp_path / "project",
+        page,
+        None,
+        "--k8snotes-backend",
+        "borrowed",
+        env={"PYTHONPATH": str(site)},
+    )
+    assert proc.returncode == 0, proc.stdout
+    # The backend declared pods; probing found a kwok cluster's simulated kubelets.
+    assert "1 x needs pods: not available on backend borrowed" in proc.stdout
+    assert "blocks executed: 1 (1 passed on borrowed)" in proc.stdout
+    assert kwok.is_up()  # the borrowed cluster is still there
+    assert not (kwok.state.parent / "borrowed-k8snotes").exists()  # its record is gone
+
+
+def test_an_unknown_backend_names_the_ones_there_are() -> None:
+    from k8snotes.cluster.registry import get_backend
+
+    with pytest.raises(
+        ValueError, match="unknown backend 'k3s'; choose one of kind, kwok, existing"
+    ):
+        get_backend("k3s")
+
+
+def test_a_projects_conftest_gives_its_own_cluster(kwok: KwokBackend, tmp_path: Path) -> None:
+    """``k8s_cluster`` overridden: the pages run there (here: the kwok cluster, named another way)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "conftest.py").write_text(
+        textwrap.dedent(
+            f"""
+            import pytest
+
+            from k8snotes.cluster.base import ClusterInfo
+
+
+            @pytest.fixture(scope="session")
+            def k8s_cluster():
+                return ClusterInfo("mine", "mine", {str(kwok.kubeconfig)!r}, "kwok-k8snotes", [], False)
+            """
+        )
+    )
+    page = "# P\n\n```console\n$ kubectl get namespace kube-system -o name\nnamespace/kube-system\n```\n"
+    proc = run_page(project, page)
+    assert proc.returncode == 0, proc.stdout
+    assert "blocks executed: 1 (1 passed on mine)" in proc.stdout

@@ -1,9 +1,20 @@
-"""Choosing a backend, and the suite's one shared cluster (safe across pytest-xdist workers)."""
+"""Choosing a backend, and the suite's one shared cluster (safe across pytest-xdist workers).
+
+Backends are the built-in ones (``kind``, ``kwok``, ``existing``) and any a
+package registers under the ``k8snotes.backends`` entry point group: a
+:class:`~k8snotes.cluster.base.Backend` subclass, made with no arguments, or
+with ``context=NAME`` when the user names a context. Adding k3d or a remote
+cluster is that one class::
+
+    [project.entry-points."k8snotes.backends"]
+    k3d = "mypkg.k3d:K3dBackend"
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from importlib.metadata import entry_points
 
 from filelock import FileLock
 
@@ -13,6 +24,15 @@ from k8snotes.cluster.existing import ExistingBackend
 from k8snotes.cluster.kwok import KwokBackend
 
 BACKENDS = ("kind", "kwok", "existing")
+"""The built-in backends."""
+
+ENTRY_POINT_GROUP = "k8snotes.backends"
+"""The entry point group other packages register backends under."""
+
+
+def backend_names() -> list[str]:
+    """Every backend that can be chosen here: the built-in ones, then registered ones."""
+    return [*BACKENDS, *sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))]
 
 
 def docker_usable() -> bool:
@@ -54,7 +74,10 @@ def get_backend(name: str | None = None, context: str | None = None) -> Backend:
         if not context:
             raise ValueError("the existing backend needs a context: --k8snotes-context NAME")
         return ExistingBackend(context)
-    raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    for ep in entry_points(group=ENTRY_POINT_GROUP, name=name):
+        backend: Backend = ep.load()(**({"context": context} if context else {}))
+        return backend
+    raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(backend_names())}")
 
 
 def shared_cluster(

@@ -108,9 +108,21 @@ def prepare_cluster(info: ClusterInfo) -> None:
 
 
 def page_environment(info: ClusterInfo) -> tuple[set[str], dict[str, str]]:
-    """Capabilities a page can count on, and the environment its shell gets."""
+    """Capabilities a page can count on, and the environment its shell gets.
+
+    The cluster's capabilities are probed (:func:`~k8snotes.cluster.probe.probe_capabilities`),
+    whatever the backend declared; ``docker`` and ``kind`` are the machine's.
+    """
+    from k8snotes.cluster.probe import probe_capabilities
+
     run_id = os.environ.get("K8SNOTES_RUN_ID", "manual")
-    capabilities = set(info.capabilities)
+    capabilities = probe_capabilities(
+        {
+            **os.environ,
+            "KUBECONFIG": info.kubeconfig,
+            "KUBECACHEDIR": str(Path(info.kubeconfig).parent / "kubecache"),
+        }
+    )
     env: dict[str, str] = {}
     path = os.environ.get("PATH", "")
     if ensure_docker(run_id):

@@ -128,7 +128,7 @@ class PageSession:
         self.root = root
         self.cluster = cluster
         self.backend = cluster.backend if cluster else "kind"
-        self.real_pods = cluster.real_pods if cluster else True
+        self.real_pods = "pods" in capabilities if cluster else True
         self.capabilities = capabilities
         self.tmp = Path(tempfile.mkdtemp(prefix=f"k8snotes-{page_slug(page)}-"))
         self.workdir = self.tmp / "work"
