@@ -71,7 +71,7 @@ def _docs(text: str) -> list[dict[str, object]]:
 
 
 def test_traefik_manifest() -> None:
-    docs = {(d["kind"], d["metadata"]["name"]): d for d in _docs(addons.TRAEFIK_MANIFEST)}  # type: ignore[index]
+    docs = {(d["kind"], d["metadata"]["name"]): d for d in _docs(addons.ingress_manifest() or "")}  # type: ignore[index]
     ingress_class = docs[("IngressClass", "traefik")]
     assert ingress_class["metadata"]["annotations"] == {  # type: ignore[index]
         "ingressclass.kubernetes.io/is-default-class": "true"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from k8snotes import paths, versions
+from k8snotes import versions
 from k8snotes.provision import binaries, docker, images
 
 METRICS_SERVER_IMAGE = f"registry.k8s.io/metrics-server/metrics-server:{versions.METRICS_SERVER}"
@@ -231,14 +231,15 @@ GATEWAY_RESOURCES = (
     "tcproutes tlsroutes udproutes listenersets"
 ).split()
 
-TRAEFIK_MANIFEST_FILE = (
-    paths.project_root() / "snippets" / "tasks" / "ingress-and-gateway-api" / "traefik.yaml"
-)
-"""The Traefik Deployment the suite installs is the one task 10 shows readers: one source.
 
-Its ``image: traefik:v3.6.12`` is, fully qualified, :data:`TRAEFIK_IMAGE`, the
-image built here from source and loaded into the nodes.
-"""
+def ingress_manifest() -> str | None:
+    """The site's ingress controller manifest (``ingress-manifest`` of :mod:`k8snotes.site`).
 
-TRAEFIK_MANIFEST = TRAEFIK_MANIFEST_FILE.read_text()
-"""Traefik as ingress and Gateway API controller, on the ingress-ready node's port 80."""
+    This site's is the Traefik Deployment task 10 shows readers: one source. Its
+    ``image: traefik:v3.6.12`` is, fully qualified, :data:`TRAEFIK_IMAGE`, the
+    image built here from source and loaded into the nodes.
+    """
+    from k8snotes.site import load_site
+
+    path = load_site().ingress_manifest
+    return path.read_text() if path else None

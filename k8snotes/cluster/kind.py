@@ -325,10 +325,12 @@ class KindBackend(Backend):
                 "wait", "--for=condition=Established", "crd", "--all", f"--timeout={timeout}s"
             )
             self.kubectl("apply", "-f", "-", input=addons.METRICS_SERVER_MANIFEST)
-            self.kubectl("apply", "-f", "-", input=addons.TRAEFIK_MANIFEST)
+            ingress = addons.ingress_manifest()
+            if ingress:
+                self.kubectl("apply", "-f", "-", input=ingress)
             for namespace, deploy in (
                 ("kube-system", "metrics-server"),
-                (addons.TRAEFIK_NAMESPACE, "traefik"),
+                *([(addons.TRAEFIK_NAMESPACE, "traefik")] if ingress else []),
             ):
                 self.kubectl(
                     "rollout",

@@ -18,12 +18,7 @@ from filelock import FileLock
 from k8snotes import paths
 from k8snotes.cluster.base import Capability, ClusterInfo
 from k8snotes.progress import step
-
-SITE_IMAGES: dict[str, tuple[str, dict[str, str]]] = {
-    "sample-app:1.0.0": ("snippets/app", {}),
-    "sample-app:2.0.0": ("snippets/app", {"APP_VERSION": "2.0.0"}),
-}
-"""Images the pages use, built from ``snippets/`` before pages run: tag -> (folder, build args)."""
+from k8snotes.site import Site, load_site
 
 _ENGINE_MARK = "docker-started-by-run"
 
@@ -75,15 +70,21 @@ def release_environment(run_id: str) -> None:
     marker.unlink(missing_ok=True)
 
 
-def build_site_images(root: Path) -> list[str]:
-    """``docker build`` every image of :data:`SITE_IMAGES` (the layer cache makes repeats quick)."""
+def build_site_images(site: Site) -> list[str]:
+    """``docker build`` every image the site names (the layer cache makes repeats quick)."""
     built = []
-    for tag, (folder, build_args) in SITE_IMAGES.items():
+    for tag, image in site.images.items():
         args = ["docker", "build", "-q", "-t", tag]
-        for key, value in build_args.items():
+        for key, value in image.args.items():
             args += ["--build-arg", f"{key}={value}"]
         with step(f"building {tag}"):
-            subprocess.run([*args, str(root / folder)], check=True, capture_output=True, text=True)
+            subprocess.run(
+                [*args, str(image.context)],
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=1200,
+            )
         built.append(tag)
     return built
 
@@ -98,11 +99,8 @@ def prepare_cluster(info: ClusterInfo) -> None:
         return
     from k8snotes.cluster.registry import get_backend
 
-    root = paths.project_root()
-    if not (root / "snippets" / "app").exists():
-        return
     backend = get_backend(info.backend)
-    for tag in build_site_images(root):
+    for tag in build_site_images(load_site()):
         with step(f"loading {tag} into {info.name}"):
             backend.load_image(tag)
 
