@@ -54,6 +54,7 @@ def _install_browser() -> None:
     with step("installing Debian's chromium for the browser tests"):
         subprocess.run(
             ["apt-get", "install", "-y", "-q", "chromium"],
+            timeout=1800,
             check=True,
             capture_output=True,
             env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},

@@ -31,6 +31,7 @@ class ExistingBackend(Backend):
         self.state.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run(
             ["kubectl", "config", "view", "--minify", "--flatten", "--context", self.context],
+            timeout=60,
             # kubectl v1.37 asks the server for its version and caches the answer:
             # keep that cache out of ~/.kube.
             env={**os.environ, "KUBECACHEDIR": str(self.kubecache)},
@@ -57,6 +58,7 @@ class ExistingBackend(Backend):
             self.kubeconfig.exists()
             and subprocess.run(
                 ["kubectl", "get", "--raw=/readyz", "--request-timeout=5s"],
+                timeout=30,
                 env=self.env(),
                 capture_output=True,
             ).returncode

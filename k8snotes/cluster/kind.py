@@ -18,14 +18,15 @@ import shutil
 import socket
 import subprocess
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import yaml
-from filelock import FileLock
 
-from k8snotes import paths
+from k8snotes import locks, paths
 from k8snotes.cluster import addons
 from k8snotes.cluster.base import Backend, Capability, ClusterInfo
+from k8snotes.locks import held
 from k8snotes.progress import console, step
 from k8snotes.provision import binaries, docker, images, nodeimage
 
@@ -84,11 +85,11 @@ def cluster_config(
     return config
 
 
-def network_lock() -> FileLock:
+def network_lock() -> AbstractContextManager[None]:
     """Lock held by k8snotes while it creates kind clusters or removes the ``kind`` network."""
     path = paths.state_dir() / "locks" / "kind-network.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(path))
+    return held(path, "kind's network (another kind create or delete)", locks.BRING_UP)
 
 
 def port_free(port: int, host: str = "0.0.0.0") -> bool:
@@ -207,13 +208,20 @@ class KindBackend(Backend):
 
     def _network_exists(self) -> bool:
         proc = subprocess.run(
-            ["docker", "network", "inspect", KIND_NETWORK], capture_output=True, text=True
+            ["docker", "network", "inspect", KIND_NETWORK],
+            timeout=60,
+            capture_output=True,
+            text=True,
         )
         return proc.returncode == 0
 
-    def _lock(self) -> FileLock:
+    def _lock(self) -> AbstractContextManager[None]:
         self.state.mkdir(parents=True, exist_ok=True)
-        return FileLock(str(self.state / "kind-backend.lock"))
+        return held(
+            self.state / "kind-backend.lock",
+            f"the kind cluster {self.cluster_name}",
+            locks.BRING_UP,
+        )
 
     def up(self) -> ClusterInfo:
         """Create the cluster (building what it needs), load the add-ons, wait until Ready.

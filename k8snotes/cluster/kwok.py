@@ -111,6 +111,7 @@ class KwokBackend(Backend):
         )
         return subprocess.run(
             [str(binaries.KWOK.path("kwokctl")), *args],
+            timeout=300,
             env=env,
             capture_output=True,
             text=True,
@@ -121,7 +122,7 @@ class KwokBackend(Backend):
         """kwok runs wherever the binaries can be fetched or built (Go is needed to build)."""
         if all(g.is_complete() for g in (binaries.KUBERNETES, binaries.ETCD, binaries.KWOK)):
             return None
-        if subprocess.run(["which", "go"], capture_output=True).returncode != 0:
+        if subprocess.run(["which", "go"], timeout=10, capture_output=True).returncode != 0:
             return "binaries not cached and no Go toolchain to build them"
         return None
 
@@ -136,6 +137,7 @@ class KwokBackend(Backend):
                 "--raw=/readyz",
                 "--request-timeout=3s",
             ],
+            timeout=60,
             env=self.env(),
             capture_output=True,
             text=True,
@@ -184,12 +186,14 @@ class KwokBackend(Backend):
         while True:
             proc = subprocess.run(
                 [kubectl, "wait", "--for=condition=Ready", "node", "--all", "--timeout=10s"],
+                timeout=30,
                 env=self.env(),
                 capture_output=True,
                 text=True,
             )
             nodes = subprocess.run(
                 [kubectl, "get", "nodes", "-o", "name"],
+                timeout=30,
                 env=self.env(),
                 capture_output=True,
                 text=True,

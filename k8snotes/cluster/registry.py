@@ -16,12 +16,11 @@ import os
 from collections.abc import Callable
 from importlib.metadata import entry_points
 
-from filelock import FileLock
-
-from k8snotes import paths
+from k8snotes import locks, paths
 from k8snotes.cluster.base import DEFAULT_CLUSTER_NAME, Backend, ClusterInfo
 from k8snotes.cluster.existing import ExistingBackend
 from k8snotes.cluster.kwok import KwokBackend
+from k8snotes.locks import held
 
 BACKENDS = ("kind", "kwok", "existing")
 """The built-in backends."""
@@ -91,7 +90,7 @@ def shared_cluster(
     """
     lock_path = paths.state_dir() / "locks" / f"{backend.name}-{backend.cluster_name}.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(lock_path)):
+    with held(lock_path, f"the {backend.name} cluster {backend.cluster_name}", locks.BRING_UP):
         info = backend.info()
         if info is not None and info.backend == backend.name and backend.is_up():
             return info

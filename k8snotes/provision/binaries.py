@@ -27,9 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from filelock import FileLock
-
-from k8snotes import paths, versions
+from k8snotes import locks, paths, versions
+from k8snotes.locks import held
 from k8snotes.progress import console, step
 from k8snotes.provision.gobuild import GoWorkspace, staging_replaces, version_ldflags, workspace
 
@@ -349,15 +348,30 @@ def download_verified(url: str, sha_url: str, dest: Path, timeout: float = 60.0)
 
 
 def _fetch_releases(group: BinaryGroup, out: Path) -> bool:
+    """Download ``group``'s release binaries into ``out``; False means: build them instead.
+
+    Only assets with a published SHA-256 are downloaded (the Go build is verified by
+    the Go checksum database, an unverified download by nothing). A host that does
+    not answer, refuses (403), lacks the asset (404) or serves a file whose checksum
+    does not match leads to the Go build too, and says so.
+    """
     if not group.releases or not all(b in group.releases for b in group.binaries):
+        return False
+    if not all(sha for _, sha in group.releases.values()):
+        console.print(f"[k8snotes] {group.name}: its releases publish no checksum: building it")
         return False
     first_url = next(iter(group.releases.values()))[0]
     if not host_answers(first_url):
         return False
     out.mkdir(parents=True, exist_ok=True)
-    for binary in group.binaries:
-        url, sha_url = group.releases[binary]
-        download_verified(url, sha_url, out / binary)
+    try:
+        for binary in group.binaries:
+            url, sha_url = group.releases[binary]
+            download_verified(url, sha_url, out / binary)
+    except (OSError, RuntimeError) as exc:  # HTTPError (403, 404) is an OSError
+        console.print(f"[k8snotes] {group.name}: download failed ({exc}): building it instead")
+        shutil.rmtree(out, ignore_errors=True)
+        return False
     return True
 
 
@@ -373,7 +387,7 @@ def ensure(group: BinaryGroup, *, allow_download: bool = True) -> Path:
     root = group.root
     root.mkdir(parents=True, exist_ok=True)
     # One build at a time per group, across processes (xdist workers, a CLI run).
-    with FileLock(str(root / "build.lock")):
+    with held(root / "build.lock", f"the {group.name} build", locks.BUILD):
         if group.is_complete():
             return group.bin_dir
         _provision(group, allow_download)

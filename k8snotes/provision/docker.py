@@ -22,9 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import FileLock
-
-from k8snotes import paths, versions
+from k8snotes import locks, paths, versions
+from k8snotes.locks import held
 from k8snotes.progress import step
 from k8snotes.provision import runc_wrapper
 
@@ -156,9 +155,11 @@ def _install_packages() -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     with step("installing docker.io and debootstrap with apt-get"):
         cmd = ["apt-get", "install", "-y", "docker.io", "debootstrap"]
-        if subprocess.run(cmd, env=env, capture_output=True).returncode != 0:
-            subprocess.run(["apt-get", "update"], env=env, check=True, capture_output=True)
-            subprocess.run(cmd, env=env, check=True, capture_output=True)
+        if subprocess.run(cmd, timeout=1800, env=env, capture_output=True).returncode != 0:
+            subprocess.run(
+                ["apt-get", "update"], timeout=1800, env=env, check=True, capture_output=True
+            )
+            subprocess.run(cmd, timeout=1800, env=env, check=True, capture_output=True)
 
 
 def _runtime_args() -> tuple[list[str], str]:
@@ -216,7 +217,7 @@ def ensure_engine(timeout: float = 60.0) -> Engine:
     Raises:
         DockerError: no engine answers and none could be started.
     """
-    with FileLock(str(_folder() / "engine.lock")):
+    with held(_folder() / "engine.lock", "the Docker engine", locks.BRING_UP):
         pid = _recorded_pid()
         if engine_running():
             if pid:
@@ -259,7 +260,7 @@ def stop_engine(timeout: float = 30.0) -> bool:
     Returns:
         True when a dockerd was stopped.
     """
-    with FileLock(str(_folder() / "engine.lock")):
+    with held(_folder() / "engine.lock", "the Docker engine", locks.BRING_UP):
         pid = _recorded_pid()
         pid_file().unlink(missing_ok=True)
         if not pid:
@@ -270,7 +271,7 @@ def stop_engine(timeout: float = 30.0) -> bool:
 
 def image_present(image: str) -> bool:
     """True when the engine has ``image`` locally."""
-    proc = subprocess.run(["docker", "image", "inspect", image], capture_output=True)
+    proc = subprocess.run(["docker", "image", "inspect", image], timeout=60, capture_output=True)
     return proc.returncode == 0
 
 
@@ -396,6 +397,7 @@ def build_base_tarball(dest: Path) -> Path:
         with step(f"debootstrap {versions.DEBIAN_SUITE} from {mirror}"):
             proc = subprocess.run(
                 ["debootstrap", "--variant=minbase", versions.DEBIAN_SUITE, str(root), mirror],
+                timeout=1800,
                 capture_output=True,
                 text=True,
             )
@@ -404,7 +406,9 @@ def build_base_tarball(dest: Path) -> Path:
         slim_rootfs(root, mirror)
         part = dest.with_name(dest.name + ".part")
         subprocess.run(
-            ["tar", "-C", str(root), "--numeric-owner", "-czf", str(part), "."], check=True
+            ["tar", "-C", str(root), "--numeric-owner", "-czf", str(part), "."],
+            timeout=600,
+            check=True,
         )
         part.rename(dest)
     return dest
@@ -418,7 +422,7 @@ def ensure_base_image() -> str:
     """
     if image_present(BASE_IMAGE):
         return BASE_IMAGE
-    with FileLock(str(_folder() / "base-image.lock")):
+    with held(_folder() / "base-image.lock", "the Debian base image build", locks.BUILD):
         if image_present(BASE_IMAGE):
             return BASE_IMAGE
         tarball = base_tarball()

@@ -51,6 +51,7 @@ class GoWorkspace:
         """Run ``go ARGS`` in the module and return its stdout."""
         proc = subprocess.run(
             ["go", *args],
+            timeout=3600,
             cwd=cwd or self.module,
             env=self.env,
             capture_output=True,

@@ -81,7 +81,7 @@ def build_image(
             args += ["-t", extra]
         env = {**os.environ, "DOCKER_BUILDKIT": "0"}
         proc = subprocess.run(
-            ["docker", *args, str(context)], capture_output=True, text=True, env=env
+            ["docker", *args, str(context)], timeout=1800, capture_output=True, text=True, env=env
         )
         if proc.returncode != 0:
             raise DockerError(
@@ -151,6 +151,7 @@ def labels(image: str) -> dict[str, str]:
     """The labels of a local image (empty when it is absent or has none)."""
     proc = subprocess.run(
         ["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", image],
+        timeout=60,
         capture_output=True,
         text=True,
     )
@@ -162,4 +163,4 @@ def labels(image: str) -> dict[str, str]:
 def remove(*images: str) -> None:
     """Remove local images, ignoring those that are absent."""
     if images:
-        subprocess.run(["docker", "image", "rm", "-f", *images], capture_output=True)
+        subprocess.run(["docker", "image", "rm", "-f", *images], timeout=300, capture_output=True)

@@ -31,9 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from filelock import FileLock
-
-from k8snotes import paths, versions
+from k8snotes import locks, paths, versions
+from k8snotes.locks import held
 from k8snotes.progress import console, step
 from k8snotes.provision import binaries, cni, docker, images
 from k8snotes.provision.gobuild import workspace
@@ -211,6 +210,7 @@ def required_images() -> list[str]:
     kubeadm = binaries.ensure(binaries.KUBERNETES) / "kubeadm"
     out = subprocess.run(
         [str(kubeadm), "config", "images", "list", "--kubernetes-version", versions.KUBERNETES],
+        timeout=120,
         capture_output=True,
         text=True,
         check=True,
@@ -296,10 +296,11 @@ def _compile_pause(dest: Path) -> Path:
             str(dest),
             str(src),
         ],
+        timeout=300,
         check=True,
         capture_output=True,
     )
-    subprocess.run(["strip", str(dest)], check=False, capture_output=True)
+    subprocess.run(["strip", str(dest)], timeout=60, check=False, capture_output=True)
     return dest
 
 
@@ -382,6 +383,7 @@ def build_node_image(key: str, base: Path, specs: dict[str, tuple[str, dict[str,
                         "--image",
                         NODE_IMAGE,
                     ],
+                    timeout=1800,
                     capture_output=True,
                     text=True,
                     env={**os.environ, "TMPDIR": str(work)},
@@ -438,7 +440,7 @@ def ensure_node_image(*, allow_pull: bool = True) -> str:
     docker.ensure_engine()
     folder = paths.state_dir() / "docker"
     folder.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(folder / "node-image.lock")):
+    with held(folder / "node-image.lock", "the kind node image build", locks.BUILD):
         key, base, specs = node_image_key()
         found = images.labels(NODE_IMAGE)
         if found.get(KEY_LABEL) == key:

@@ -13,10 +13,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from filelock import FileLock
-
-from k8snotes import paths
+from k8snotes import locks, paths
 from k8snotes.cluster.base import Capability, ClusterInfo
+from k8snotes.locks import held
 from k8snotes.progress import step
 from k8snotes.site import Site, load_site
 
@@ -39,7 +38,7 @@ def ensure_docker(run_id: str) -> bool:
         return False
     lock = paths.state_dir() / "locks" / "docker-run.lock"
     lock.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(lock)):
+    with held(lock, "the Docker engine of this run", locks.BRING_UP):
         if docker.engine_running():
             return True
         try:
@@ -61,6 +60,7 @@ def release_environment(run_id: str) -> None:
 
     nodes = subprocess.run(
         ["docker", "ps", "-q", "--filter", "label=io.x-k8s.kind.cluster"],
+        timeout=60,
         capture_output=True,
         text=True,
     ).stdout.split()

@@ -131,6 +131,7 @@ def main(argv: list[str]) -> int:
     if preload:
         loaded = subprocess.run(
             ["kind", "load", "docker-image", "--name", name, *preload],
+            timeout=600,
             capture_output=True,
             text=True,
         )

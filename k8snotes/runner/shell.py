@@ -76,7 +76,7 @@ class ShellSession:
         self.state = self.meta_dir / "state.sh"
         self._count = 0
         baseline = subprocess.run(
-            ["bash", "-c", "compgen -v"], capture_output=True, text=True, env=self.env
+            ["bash", "-c", "compgen -v"], timeout=30, capture_output=True, text=True, env=self.env
         ).stdout.split()
         self.env["__K8SNOTES_BASELINE"] = " ".join(baseline)
         self.env["__K8SNOTES_STATE"] = str(self.state)
