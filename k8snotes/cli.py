@@ -106,6 +106,30 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return int(pytest.main(argv))
 
 
+def _cmd_watch(args: argparse.Namespace) -> int:
+    """Run a page now and again whenever it or an included file is saved."""
+    import subprocess
+    import sys
+
+    from k8snotes.markdown.includes import Includes
+    from k8snotes.watch import watch
+
+    root = paths.project_root()
+    page = _pages([args.page])[0]
+    argv = [sys.executable, "-m", "k8snotes.cli", "run", str(page)]
+    if args.backend:
+        argv += ["--backend", args.backend]
+
+    def run() -> None:
+        subprocess.run(argv, timeout=3600)
+
+    try:
+        watch(page, Includes(root / "mkdocs.yml"), root, run)
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
 def _backend(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from k8snotes.cluster.registry import get_backend
 
@@ -198,6 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", action="store_true", help="leave the cluster up afterwards")
     p.add_argument("--live", action="store_true", default=True, help=argparse.SUPPRESS)
     p.set_defaults(func=_cmd_run)
+    p = sub.add_parser("watch", help="run a page again whenever it or a file it includes is saved")
+    p.add_argument("page")
+    p.add_argument("--backend", default=None, help="kind, kwok or a registered backend")
+    p.set_defaults(func=_cmd_watch)
     p = sub.add_parser("cluster", help="the test cluster: up, down, status, load-image")
     csub = p.add_subparsers(dest="action", required=True)
     for action in ("up", "down", "status"):

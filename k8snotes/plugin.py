@@ -87,6 +87,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "with the pages it needs; the other tests run in shard 1",
     )
     group.addoption(
+        "--k8snotes-changed",
+        action="store_true",
+        default=False,
+        help="run only the pages whose text, includes or runner changed since their last "
+        "green run (and, in reader mode, the pages they need)",
+    )
+    group.addoption(
         "--k8snotes-update",
         action="store_true",
         default=False,
@@ -256,6 +263,7 @@ class MarkdownPage(pytest.File):
 
     session_obj: PageSession | None = None
     settings: PageSettings = PageSettings()
+    fingerprint: str = ""
 
     def collect(self) -> list[BlockItem]:  # type: ignore[override]
         state = self.config.stash[_STATE]
@@ -264,6 +272,9 @@ class MarkdownPage(pytest.File):
             self.settings = page_settings(self.path, self.path.relative_to(state.root))
         except PageError as exc:
             raise self.CollectError(str(exc)) from None
+        from k8snotes.changes import fingerprint
+
+        self.fingerprint = fingerprint(self.path.read_text(), (b.text for b in blocks))
         items = []
         for i, block in enumerate(blocks):
             if block.meta.get("output"):
@@ -465,6 +476,12 @@ def pytest_collection_modifyitems(
     if not pages:
         return
     needs = {name: list(page.settings.needs) for name, page in pages.items()}
+    if config.getoption("--k8snotes-changed"):
+        _keep_changed(config, items, pages, needs)
+        pages = {n: p for n, p in pages.items() if any(i.parent is p for i in items)}
+        needs = {name: list(page.settings.needs) for name, page in pages.items()}
+        if not pages:
+            return
     order = page_order(needs)
     rank: dict[str, float] = {name: i for i, name in enumerate(order)}
     position: dict[int, tuple[float, int]] = {}
@@ -499,6 +516,31 @@ def pytest_collection_modifyitems(
             items[:] = [i for i in items if id(i) not in gone]
             blocks = [b for b in blocks if id(b) not in gone]
             others = [o for o in others if id(o) not in gone]
+
+
+def _keep_changed(
+    config: pytest.Config,
+    items: list[pytest.Item],
+    pages: dict[str, MarkdownPage],
+    needs: dict[str, list[str]],
+) -> None:
+    """Deselect the pages that are green as they are (reader mode keeps what changed ones need)."""
+    from k8snotes.changes import recorded
+
+    green = recorded()
+    keep = {n for n, p in pages.items() if green.get(str(p.path)) != p.fingerprint}
+    if config.stash[_STATE].reader_mode:
+        todo = list(keep)
+        while todo:
+            for need in needs.get(todo.pop(), []):
+                if need in pages and need not in keep:
+                    keep.add(need)
+                    todo.append(need)
+    dropped = [i for i in items if isinstance(i, BlockItem) and _docs_name(i.parent) not in keep]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        gone = {id(i) for i in dropped}
+        items[:] = [i for i in items if id(i) not in gone]
 
 
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
@@ -595,12 +637,35 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "call" or (report.when == "setup" and report.skipped):
         _collected.append(report)
+    page_file = report.nodeid.split("::", 1)[0]
+    if page_file.endswith(".md") and "::" in report.nodeid:
+        seen = _page_outcomes.setdefault(page_file, set())
+        seen.add("failed" if report.failed else report.nodeid)
     if dict(report.user_properties).get("page"):
         page = str(dict(report.user_properties)["page"])
         _page_seconds[page] = _page_seconds.get(page, 0.0) + report.duration
 
 
 _page_seconds: dict[str, float] = {}
+_page_outcomes: dict[str, set[str]] = {}
+"""Page node path -> the node ids of its blocks that reported, or ``failed``."""
+
+
+def _record_green(session: pytest.Session) -> None:
+    """Record the pages of this process whose every block ran and passed."""
+    from k8snotes.changes import record_green
+
+    green: dict[str, str] = {}
+    by_page: dict[str, list[BlockItem]] = {}
+    for item in session.items:
+        if isinstance(item, BlockItem):
+            by_page.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+    for node, page_items in by_page.items():
+        outcomes = _page_outcomes.get(node, set())
+        page: MarkdownPage = page_items[0].parent  # type: ignore[assignment]
+        if "failed" not in outcomes and all(i.nodeid in outcomes for i in page_items):
+            green[str(page.path)] = page.fingerprint
+    record_green(green)
 
 
 def _record_durations() -> None:
@@ -667,6 +732,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     state = config.stash.get(_STATE, None)
+    if state is not None and not config.getoption("--collect-only"):
+        _record_green(session)
     if state is None or config.getoption("--k8snotes-keep"):
         return
     if state.reader is not None:  # on the process that ran the pages

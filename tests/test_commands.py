@@ -43,3 +43,30 @@ def test_reference_links_to_the_section_where_a_command_runs(
     text = reference_markdown("kubectl", uses, Path("reference/kubectl.md"))
     assert "### `kubectl scale`" in text
     assert "(../tasks/one.md#scale-it-up)" in text
+
+
+def test_watch_runs_again_when_an_included_file_is_saved(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from k8snotes.markdown.includes import Includes
+    from k8snotes.watch import watch, watched_files
+
+    (tmp_path / "snippets").mkdir()
+    snippet = tmp_path / "snippets" / "cm.yaml"
+    snippet.write_text("a: 1\n")
+    page = tmp_path / "page.md"
+    page.write_text("# P\n\n```bash\ncat > cm.yaml <<'EOF'\n--8<-- \"cm.yaml\"\nEOF\n```\n")
+    includes = Includes(tmp_path / "mkdocs.yml", [tmp_path / "snippets"])
+    assert watched_files(page, includes, tmp_path) == [page, snippet]
+    runs: list[float] = []
+
+    def save_later() -> None:
+        while not runs:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        snippet.write_text("a: 2\n")
+
+    threading.Thread(target=save_later, daemon=True).start()
+    watch(page, includes, tmp_path, lambda: runs.append(time.monotonic()), interval=0.05, rounds=2)
+    assert len(runs) == 2

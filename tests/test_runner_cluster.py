@@ -417,3 +417,25 @@ def test_a_projects_conftest_gives_its_own_cluster(kwok: KwokBackend, tmp_path: 
     proc = run_page(project, page)
     assert proc.returncode == 0, proc.stdout
     assert "blocks executed: 1 (1 passed on mine)" in proc.stdout
+
+
+def test_changed_runs_only_pages_whose_text_or_includes_changed(
+    kwok: KwokBackend, tmp_path: Path
+) -> None:
+    page = (
+        "# P\n\n```bash\ncat > cm.yaml <<'EOF'\n--8<-- \"page/cm.yaml\"\nEOF\n"
+        "kubectl apply -f cm.yaml\nkubectl delete -f cm.yaml\n```\n"
+    )
+    cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\ndata:\n  a: '1'\n"
+    proc = run_page(tmp_path, page, {"cm.yaml": cm})
+    assert proc.returncode == 0, proc.stdout
+    proc = run_page(tmp_path, page, {"cm.yaml": cm}, "--k8snotes-changed")
+    assert "1 deselected" in proc.stdout and "passed" not in proc.stdout, proc.stdout
+    # The included file changes: the page runs again.
+    proc = run_page(tmp_path, page, {"cm.yaml": cm.replace("'1'", "'2'")}, "--k8snotes-changed")
+    assert "1 passed" in proc.stdout, proc.stdout
+    # A failing page is never green: it runs every time.
+    broken = page.replace("kubectl delete", "kubectl delete --bad-flag")
+    for _ in range(2):
+        proc = run_page(tmp_path, broken, {"cm.yaml": cm}, "--k8snotes-changed")
+        assert "1 failed" in proc.stdout, proc.stdout
