@@ -3,12 +3,13 @@
 Registered through the ``pytest11`` entry point. A page's blocks run in order
 in one :class:`~k8snotes.runner.session.PageSession`.
 
-On the ``kind`` backend pages run under the reader's conditions
+With ``k8snotes_reader_mode = true`` in the ini (this site sets it), pages on
+the ``kind`` backend run under the reader's conditions
 (:class:`~k8snotes.runner.environment.ReaderRun`): one reader's machine per
 run, pages in the order their front matter ``needs`` sets, on the clusters the
-pages make themselves, all on one pytest-xdist worker (``--dist loadgroup``).
-On ``kwok`` and ``existing`` each page gets a namespace of its own on the
-suite's cluster.
+pages make themselves, all on one pytest-xdist worker. Otherwise, and on
+``kwok``, ``existing`` or a registered backend, each page gets a namespace of
+its own on the suite's cluster (the ``k8s_cluster`` fixture).
 """
 
 from __future__ import annotations
@@ -46,9 +47,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini(
         "k8snotes_docs",
-        "folders of pages to collect when k8snotes is on (default: docs)",
+        "folders of pages, or single pages, to collect when k8snotes is on (default: docs)",
         type="paths",
         default=[],
+    )
+    parser.addini(
+        "k8snotes_reader_mode",
+        "on the kind backend, run pages as a reader does: on the clusters they make "
+        "themselves (kind create cluster), kind's default context and namespace, in order "
+        "of their front matter needs; off: each page gets a namespace of the suite's cluster",
+        type="bool",
+        default=False,
     )
     parser.addini(
         "k8snotes_docker_tests",
@@ -177,7 +186,9 @@ class _RunState:
 
     @functools.cached_property
     def reader_mode(self) -> bool:
-        """True when pages run as a reader's (the ``kind`` backend)."""
+        """True when pages run as a reader's: ``k8snotes_reader_mode`` set, on the ``kind`` backend."""
+        if not self.config.getini("k8snotes_reader_mode"):
+            return False
         try:
             return bool(self.backend().name == "kind")
         except ValueError:
@@ -249,7 +260,7 @@ def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Col
     config = parent.config
     if file_path.suffix != ".md" or _STATE not in config.stash:
         return None
-    under_docs = any(d in file_path.parents for d in docs_folders(config))
+    under_docs = any(d == file_path or d in file_path.parents for d in docs_folders(config))
     named = config.getoption("--k8snotes") and any(
         Path(a.split("::")[0]).resolve() in (file_path, *file_path.parents) for a in config.args
     )
