@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from k8snotes import paths
@@ -15,31 +16,39 @@ from k8snotes.provision import binaries
 
 def _cmd_setup(args: argparse.Namespace) -> int:
     """Provision what the tests need, all cached: binaries, and Docker where it can run."""
-    binaries.ensure_all(["kubernetes", "etcd", "kwok", "kind"])
-    _install_browser()
     from k8snotes.cluster.registry import docker_usable
+    from k8snotes.progress import run_steps
 
+    steps: list[tuple[str, Callable[[], object]]] = [
+        (f"{name} binaries", functools.partial(binaries.ensure_all, [name]))
+        for name in ("kubernetes", "etcd", "kwok", "kind")
+    ]
+    steps.append(("Chromium for the browser tests", _install_browser))
+    started = False
     if docker_usable():
-        try:
-            from k8snotes.provision import docker
-        except ImportError:
-            return 0
-        started = not docker.engine_running()
-        docker.ensure_engine()
-        docker.ensure_base_image()
-        try:
-            from k8snotes.provision import nodeimage
+        from k8snotes.cluster import addons
+        from k8snotes.provision import docker, nodeimage
 
-            if hasattr(nodeimage, "ensure_node_image"):
-                nodeimage.ensure_node_image()
-            from k8snotes.cluster import addons
+        def engine() -> None:
+            nonlocal started
+            started = not docker.engine_running()
+            docker.ensure_engine()
 
+        steps += [
+            ("the Docker engine", engine),
+            ("the Debian base image", docker.ensure_base_image),
+            ("the kind node image", nodeimage.ensure_node_image),
             # The images a reader's cluster pulls (metrics-server, Traefik): built here,
             # before the tests, so the pytest workers start with nothing to build.
-            addons.ensure_images()
-        finally:
-            if started:
-                docker.stop_engine()
+            ("the add-on images (metrics-server, Traefik)", addons.ensure_images),
+        ]
+    try:
+        run_steps("setup", steps)
+    finally:
+        if started:
+            from k8snotes.provision import docker
+
+            docker.stop_engine()
     return 0
 
 

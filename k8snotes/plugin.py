@@ -135,9 +135,23 @@ def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):
         os.environ.setdefault(RUN_ID_ENV, uuid.uuid4().hex[:8])
     config.stash[_STATE] = _RunState(config)
+    capture = config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:  # a bring-up inside a test shows its progress as it happens
+        from k8snotes import progress
+
+        progress.let_through(capture.global_and_fixture_disabled)
     named = [Path(a.split("::")[0]).resolve() for a in config.args]
     if any(p.suffix == ".md" for p in named) and config.stash[_STATE].reader_mode:
         _add_needed_pages(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _STATE in config.stash:
+        from contextlib import nullcontext
+
+        from k8snotes import progress
+
+        progress.let_through(nullcontext)
 
 
 def _add_needed_pages(config: pytest.Config) -> None:

@@ -27,7 +27,7 @@ from k8snotes import locks, paths
 from k8snotes.cluster import addons
 from k8snotes.cluster.base import Backend, Capability, ClusterInfo
 from k8snotes.locks import held
-from k8snotes.progress import console, step
+from k8snotes.progress import say, step
 from k8snotes.provision import binaries, docker, images, nodeimage
 
 KIND_NETWORK = "kind"
@@ -439,4 +439,4 @@ class KindBackend(Backend):
         (self.state / "kind-backend.json").unlink(missing_ok=True)
         if stop_engine and engine_started:
             if docker.stop_engine():
-                console.print("[k8snotes] stopped the dockerd this cluster started")
+                say("stopped the dockerd this cluster started")

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from k8snotes import locks, paths, versions
 from k8snotes.locks import held
-from k8snotes.progress import console, step
+from k8snotes.progress import say, step
 from k8snotes.provision.gobuild import GoWorkspace, staging_replaces, version_ldflags, workspace
 
 ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
@@ -358,7 +358,7 @@ def _fetch_releases(group: BinaryGroup, out: Path) -> bool:
     if not group.releases or not all(b in group.releases for b in group.binaries):
         return False
     if not all(sha for _, sha in group.releases.values()):
-        console.print(f"[k8snotes] {group.name}: its releases publish no checksum: building it")
+        say(f"{group.name}: its releases publish no checksum: building it")
         return False
     first_url = next(iter(group.releases.values()))[0]
     if not host_answers(first_url):
@@ -369,7 +369,7 @@ def _fetch_releases(group: BinaryGroup, out: Path) -> bool:
             url, sha_url = group.releases[binary]
             download_verified(url, sha_url, out / binary)
     except (OSError, RuntimeError) as exc:  # HTTPError (403, 404) is an OSError
-        console.print(f"[k8snotes] {group.name}: download failed ({exc}): building it instead")
+        say(f"{group.name}: download failed ({exc}): building it instead")
         shutil.rmtree(out, ignore_errors=True)
         return False
     return True
@@ -427,6 +427,6 @@ def ensure_all(names: list[str] | None = None) -> dict[str, Path]:
     for name in names or list(GROUPS):
         group = GROUPS[name]
         if group.is_complete():
-            console.print(f"[k8snotes] {name} {group.version}: cached")
+            say(f"{name} {group.version}: cached")
         result[name] = ensure(group)
     return result

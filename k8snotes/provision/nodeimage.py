@@ -33,7 +33,7 @@ from pathlib import Path
 
 from k8snotes import locks, paths, versions
 from k8snotes.locks import held
-from k8snotes.progress import console, step
+from k8snotes.progress import say, step
 from k8snotes.provision import binaries, cni, docker, images
 from k8snotes.provision.gobuild import workspace
 
@@ -454,7 +454,7 @@ def ensure_node_image(*, allow_pull: bool = True) -> str:
             return NODE_IMAGE
         start = time.monotonic()
         build_node_image(key, base, specs)
-        console.print(f"[k8snotes] node image built in {time.monotonic() - start:.0f} s")
+        say(f"node image built in {time.monotonic() - start:.0f} s")
         _save_cache(key)
     return NODE_IMAGE
 
