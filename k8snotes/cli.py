@@ -112,6 +112,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         argv.append("--k8snotes-keep")
     if args.backend:
         argv += ["--k8snotes-backend", args.backend]
+    if args.mode:
+        argv += ["--k8snotes-mode", args.mode]
     return int(pytest.main(argv))
 
 
@@ -128,6 +130,7 @@ def _cmd_watch(args: argparse.Namespace) -> int:
     argv = [sys.executable, "-m", "k8snotes.cli", "run", str(page)]
     if args.backend:
         argv += ["--backend", args.backend]
+    argv += ["--mode", args.mode]
 
     def run() -> None:
         subprocess.run(argv, timeout=3600)
@@ -229,11 +232,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pages", nargs="+")
     p.add_argument("--backend", default=None, help="kind, kwok or a registered backend")
     p.add_argument("--keep", action="store_true", help="leave the cluster up afterwards")
+    p.add_argument(
+        "--mode",
+        choices=["reader", "namespace"],
+        default=None,
+        help="namespace: the page alone, in a namespace of the suite's cluster (quick, for "
+        "authors); reader: with the pages it needs, on the clusters they make",
+    )
     p.add_argument("--live", action="store_true", default=True, help=argparse.SUPPRESS)
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("watch", help="run a page again whenever it or a file it includes is saved")
     p.add_argument("page")
     p.add_argument("--backend", default=None, help="kind, kwok or a registered backend")
+    p.add_argument(
+        "--mode",
+        choices=["reader", "namespace"],
+        default="namespace",
+        help="namespace (default): the page alone on the suite's cluster; reader: with its needs",
+    )
     p.set_defaults(func=_cmd_watch)
     p = sub.add_parser("cluster", help="the test cluster: up, down, status, load-image")
     csub = p.add_subparsers(dest="action", required=True)

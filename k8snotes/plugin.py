@@ -96,6 +96,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "with the pages it needs; the other tests run in shard 1",
     )
     group.addoption(
+        "--k8snotes-mode",
+        choices=["reader", "namespace"],
+        default=None,
+        help="reader: pages make their own clusters, as a reader's do (kind only); namespace: "
+        "each page gets a namespace of the suite's cluster, quick for authors "
+        "(default: reader on kind when k8snotes_reader_mode is set, else namespace)",
+    )
+    group.addoption(
         "--k8snotes-changed",
         action="store_true",
         default=False,
@@ -201,7 +209,8 @@ class _RunState:
     @functools.cached_property
     def reader_mode(self) -> bool:
         """True when pages run as a reader's: ``k8snotes_reader_mode`` set, on the ``kind`` backend."""
-        if not self.config.getini("k8snotes_reader_mode"):
+        mode = self.config.getoption("--k8snotes-mode")
+        if mode == "namespace" or (mode is None and not self.config.getini("k8snotes_reader_mode")):
             return False
         try:
             return bool(self.backend().name == "kind")
