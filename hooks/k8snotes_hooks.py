@@ -38,10 +38,27 @@ def glossary_entries(path: Path) -> list[tuple[str, str]]:
     return sorted(entries, key=lambda e: e[0].lower())
 
 
+_POINTER = re.compile(r"(?:^|; )[Ss]ee (?P<main>[^.;]+)\.$")
+
+
+def tooltips(entries: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The tooltip of each term: a variant that points to a main entry ("See Pod.") shows its definition.
+
+    The glossary page keeps the pointer; hovering "Pods" in a page shows what a Pod is.
+    """
+    main = dict(entries)
+    out = []
+    for term, text in entries:
+        m = _POINTER.search(text)
+        if m and m["main"] in main and not _POINTER.search(main[m["main"]]):
+            text = main[m["main"]]
+        out.append((term, text))
+    return out
+
+
 def _abbreviations(config: Any) -> str:
-    return (
-        Path(config["config_file_path"]).parent / "includes" / "glossary-abbreviations.md"
-    ).read_text()
+    source = Path(config["config_file_path"]).parent / "includes" / "glossary-abbreviations.md"
+    return "\n".join(f"*[{term}]: {text}" for term, text in tooltips(glossary_entries(source)))
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
