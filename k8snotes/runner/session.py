@@ -29,6 +29,7 @@ from k8snotes.markdown.blocks import Block
 from k8snotes.plan import plan
 from k8snotes.runner import inventory
 from k8snotes.runner.failures import BlockFailure, BlockSkipped, failure_report, missing_files
+from k8snotes.runner.namespace import PageNamespace
 from k8snotes.runner.output import output_matches
 from k8snotes.runner.shell import Result, ShellSession, kill_group
 from k8snotes.runner.update import OutputUpdate, updated_output
@@ -139,6 +140,11 @@ class PageSession:
         self.page_id = uuid.uuid4().hex[:12]
         self.namespace = f"{page_slug(page)}-{uuid.uuid4().hex[:5]}" if cluster else ""
         self.kubeconfig = self.tmp / "kubeconfig"
+        self.page_namespace = (
+            PageNamespace(cluster, self.namespace, page_slug(page), self.kubeconfig)
+            if cluster is not None
+            else None
+        )
         self.background: list[tuple[Block, subprocess.Popen[bytes]]] = []
         self.failed_at: Block | None = None
         self.update_outputs = update_outputs
@@ -165,8 +171,8 @@ class PageSession:
             env["K8SNOTES_NAMESPACE"] = self.namespace
         self.env = env
         try:
-            if cluster is not None:
-                self._make_namespace(cluster)
+            if self.page_namespace is not None:
+                self.page_namespace.create()
             self.before = inventory.take(self.env) if cluster is None else None
             self.shell = ShellSession(self.workdir, env, prelude, self.meta_dir)
         except BaseException:
@@ -188,30 +194,6 @@ class PageSession:
             timeout=timeout,
         )
 
-    def _make_namespace(self, cluster: ClusterInfo) -> None:
-        shutil.copy(cluster.kubeconfig, self.kubeconfig)
-        self.kubeconfig.chmod(0o600)
-        for args in (
-            ("create", "namespace", self.namespace),
-            (
-                "label",
-                "namespace",
-                self.namespace,
-                "k8snotes.dev/created-by=k8snotes",
-                f"k8snotes.dev/page={page_slug(self.page)}",
-            ),
-            ("config", "set-context", "--current", f"--namespace={self.namespace}"),
-        ):
-            proc = self.kubectl(*args)
-            if proc.returncode != 0:
-                raise RuntimeError(f"kubectl {' '.join(args)}: {proc.stderr}")
-        # A namespace gets its default ServiceAccount a moment after creation.
-        deadline = time.monotonic() + 30
-        while self.kubectl("get", "serviceaccount", "default").returncode != 0:
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-
     def close(self) -> list[str]:
         """Stop background processes, delete the page's namespace and working files.
 
@@ -222,16 +204,8 @@ class PageSession:
             kill_group(proc.pid)
             if proc.poll() is None:
                 problems.append(f"{block.location}: background process {proc.pid} survived")
-        if self.cluster is not None:
-            # Through the suite's kubeconfig: the page may have changed or emptied its own
-            # (a page that runs `kind delete cluster` leaves it with no current context).
-            deleted = subprocess.run(
-                ["kubectl", "--kubeconfig", self.cluster.kubeconfig, "delete", "namespace",
-                 self.namespace, "--wait=false", "--ignore-not-found"],
-                env=self.env, capture_output=True, text=True, timeout=60,
-            )  # fmt: skip
-            if deleted.returncode != 0:
-                problems.append(f"namespace {self.namespace}: {deleted.stderr.strip()}")
+        if self.page_namespace is not None and (error := self.page_namespace.delete()):
+            problems.append(error)
         shutil.rmtree(self.tmp, ignore_errors=True)
         return problems
 
