@@ -143,6 +143,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):
         os.environ.setdefault(RUN_ID_ENV, uuid.uuid4().hex[:8])
     config.stash[_STATE] = _RunState(config)
+    config.pluginmanager.register(config.stash[_STATE].recorder, f"k8snotes-recorder-{id(config)}")
     capture = config.pluginmanager.getplugin("capturemanager")
     if capture is not None:  # a bring-up inside a test shows its progress as it happens
         from k8snotes import progress
@@ -203,6 +204,7 @@ class _RunState:
         self.capabilities: set[str] = set()
         self.env: dict[str, str] = {}
         self.reader: Any = None
+        self.recorder = _Recorder()
         self.bringup_error: str | None = None
         """The first bring-up error (reader machine or cluster), raised for every later page."""
 
@@ -668,24 +670,28 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = (str(item.block.path), item.block.line, report.longrepr[2])
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when == "call" or (report.when == "setup" and report.skipped):
-        _collected.append(report)
-    page_file = report.nodeid.split("::", 1)[0]
-    if page_file.endswith(".md") and "::" in report.nodeid:
-        seen = _page_outcomes.setdefault(page_file, set())
-        seen.add("failed" if report.failed else report.nodeid)
-    if dict(report.user_properties).get("page"):
-        page = str(dict(report.user_properties)["page"])
-        _page_seconds[page] = _page_seconds.get(page, 0.0) + report.duration
+class _Recorder:
+    """What this run's reports say, per config (an in-process inner run has its own)."""
+
+    def __init__(self) -> None:
+        self.collected: list[pytest.TestReport] = []
+        self.page_seconds: dict[str, float] = {}
+        self.page_outcomes: dict[str, set[str]] = {}
+        """Page node path -> the node ids of its blocks that reported, or ``failed``."""
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call" or (report.when == "setup" and report.skipped):
+            self.collected.append(report)
+        page_file = report.nodeid.split("::", 1)[0]
+        if page_file.endswith(".md") and "::" in report.nodeid:
+            seen = self.page_outcomes.setdefault(page_file, set())
+            seen.add("failed" if report.failed else report.nodeid)
+        if dict(report.user_properties).get("page"):
+            page = str(dict(report.user_properties)["page"])
+            self.page_seconds[page] = self.page_seconds.get(page, 0.0) + report.duration
 
 
-_page_seconds: dict[str, float] = {}
-_page_outcomes: dict[str, set[str]] = {}
-"""Page node path -> the node ids of its blocks that reported, or ``failed``."""
-
-
-def _record_green(session: pytest.Session) -> None:
+def _record_green(session: pytest.Session, recorder: _Recorder) -> None:
     """Record the pages of this process whose every block ran and passed."""
     from k8snotes.changes import record_green
 
@@ -695,27 +701,24 @@ def _record_green(session: pytest.Session) -> None:
         if isinstance(item, BlockItem):
             by_page.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
     for node, page_items in by_page.items():
-        outcomes = _page_outcomes.get(node, set())
+        outcomes = recorder.page_outcomes.get(node, set())
         page: MarkdownPage = page_items[0].parent  # type: ignore[assignment]
         if "failed" not in outcomes and all(i.nodeid in outcomes for i in page_items):
             green[str(page.path)] = page.fingerprint
     record_green(green)
 
 
-def _record_durations() -> None:
+def _record_durations(recorder: _Recorder) -> None:
     """Add this run's page durations to the cache's record (for ``--k8snotes-shard``)."""
-    if not _page_seconds:
+    if not recorder.page_seconds:
         return
     from k8snotes import paths
 
     path = paths.cache_dir() / DURATIONS_FILE
     recorded = json.loads(path.read_text()) if path.exists() else {}
-    recorded.update({page: round(seconds, 1) for page, seconds in _page_seconds.items()})
+    recorded.update({page: round(seconds, 1) for page, seconds in recorder.page_seconds.items()})
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(recorded, indent=1, sort_keys=True))
-
-
-_collected: list[pytest.TestReport] = []
 
 
 def block_summary(reports: list[pytest.TestReport]) -> list[str]:
@@ -753,9 +756,10 @@ def block_summary(reports: list[pytest.TestReport]) -> list[str]:
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    if hasattr(config, "workerinput"):
+    if hasattr(config, "workerinput") or _STATE not in config.stash:
         return
-    reports = [r for r in _collected if dict(r.user_properties).get("language")]
+    recorder = config.stash[_STATE].recorder
+    reports = [r for r in recorder.collected if dict(r.user_properties).get("language")]
     if not reports:
         return
     terminalreporter.section("k8snotes blocks")
@@ -767,7 +771,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     state = config.stash.get(_STATE, None)
     if state is not None and not config.getoption("--collect-only"):
-        _record_green(session)
+        _record_green(session, state.recorder)
     if state is None or config.getoption("--k8snotes-keep"):
         return
     if state.reader is not None:  # on the process that ran the pages
@@ -777,7 +781,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             print(f"\n[k8snotes] deleted what the pages left at the end of the run: {left}")
     if hasattr(config, "workerinput"):
         return
-    _record_durations()
+    _record_durations(state.recorder)
     from k8snotes.cluster.registry import release_cluster
     from k8snotes.runner.environment import release_environment
 

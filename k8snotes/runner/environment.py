@@ -110,9 +110,13 @@ def page_environment(info: ClusterInfo) -> tuple[set[str], dict[str, str]]:
 
     The cluster's capabilities are probed (:func:`~k8snotes.cluster.probe.probe_capabilities`),
     whatever the backend declared; ``docker`` and ``kind`` are the machine's.
+    A cluster without a kubeconfig (a fake one, for tests of the plugin itself)
+    offers nothing, and the page's shell gets nothing added.
     """
     from k8snotes.cluster.probe import probe_capabilities
 
+    if not info.kubeconfig:  # no cluster at all (a fake backend in the plugin's own tests)
+        return set(), {}
     run_id = os.environ.get("K8SNOTES_RUN_ID", "manual")
     capabilities = probe_capabilities(
         {

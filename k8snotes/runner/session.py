@@ -142,7 +142,7 @@ class PageSession:
         self.kubeconfig = self.tmp / "kubeconfig"
         self.page_namespace = (
             PageNamespace(cluster, self.namespace, page_slug(page), self.kubeconfig)
-            if cluster is not None
+            if cluster is not None and cluster.kubeconfig
             else None
         )
         self.background: list[tuple[Block, subprocess.Popen[bytes]]] = []
@@ -166,7 +166,8 @@ class PageSession:
             "PAGER": "cat",
         }
         if cluster is not None:
-            env["KUBECONFIG"] = str(self.kubeconfig)
+            # A fake cluster (no kubeconfig) gets an empty one: never ~/.kube.
+            env["KUBECONFIG"] = str(self.kubeconfig) if cluster.kubeconfig else os.devnull
             env["KUBECACHEDIR"] = str(self.tmp / "kubecache")
             env["K8SNOTES_NAMESPACE"] = self.namespace
         self.env = env

@@ -1,0 +1,129 @@
+"""The plugin itself, on a fake cluster (no Kubernetes, no Docker): seconds, not minutes.
+
+A project's ``conftest.py`` overrides the ``k8s_cluster`` fixture with a
+``ClusterInfo`` that has no kubeconfig: pages run their shell blocks with
+nothing to talk to, which is all these tests need (collection, plan, failure
+reports, state across blocks, background, timeouts, clean-up after failure).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+FAKE_CLUSTER = """
+import pytest
+
+from k8snotes.cluster.base import ClusterInfo
+
+
+@pytest.fixture(scope="session")
+def k8s_cluster():
+    return ClusterInfo("fake", "fake", "", "", [], False)
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeconftest(FAKE_CLUSTER)
+    pytester.makeini("[pytest]\nk8snotes = true\nk8snotes_docs = docs\n")
+    (pytester.path / "docs").mkdir()
+    return pytester
+
+
+def page(project: pytest.Pytester, text: str) -> None:
+    (project.path / "docs" / "page.md").write_text(text)
+
+
+def test_variables_aliases_and_options_carry_from_block_to_block(project: pytest.Pytester) -> None:
+    page(
+        project,
+        "# P\n\n```bash\nNAME=ada\nalias greet='echo hello'\nset -o pipefail\ncd /tmp\n```\n\n"
+        '```console\n$ greet "$NAME" from "$PWD"\nhello ada from /tmp\n'
+        "$ false | true || echo the pipeline failed\nthe pipeline failed\n```\n",
+    )
+    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_a_failure_reports_page_line_command_exit_and_output(project: pytest.Pytester) -> None:
+    page(project, "# P\n\nText.\n\n```bash\necho about to fail\nexit 3\n```\n")
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "docs/page.md:5: bash block failed",
+            "command:",
+            "    echo about to fail",
+            "exit code: 3 (expected 0)",
+            "output:",
+            "    about to fail",
+        ]
+    )
+
+
+def test_wrong_output_shows_the_page_line_of_the_expected_output(project: pytest.Pytester) -> None:
+    page(project, "# P\n\n```console\n$ printf 'a\\nb\\n'\na\nc\n```\n")
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*page line 5: a*", "*page line 6: c*", "-c", "+b"])
+
+
+def test_clean_up_runs_after_a_failure_and_later_blocks_are_skipped(
+    project: pytest.Pytester,
+) -> None:
+    page(
+        project,
+        "# P\n\n```bash\ntouch /tmp/k8snotes-fast-$PPID\nfalse\n```\n\n"
+        "```bash\necho never\n```\n\n## Clean up\n\n```bash\necho cleaned\n```\n",
+    )
+    result = project.runpytest("-p", "no:cacheprovider", "-rs")
+    result.assert_outcomes(failed=1, skipped=1, passed=1)
+    result.stdout.fnmatch_lines(["*an earlier block of this page failed (docs/page.md:3)*"])
+
+
+def test_a_timeout_is_a_bound_even_for_a_process_that_left_the_group(
+    project: pytest.Pytester,
+) -> None:
+    page(
+        project,
+        "# P\n\n<!-- k8snotes: timeout=1 -->\n```bash\nsetsid sleep 30 &\nsleep 30\n```\n",
+    )
+    start = time.monotonic()
+    result = project.runpytest("-p", "no:cacheprovider")
+    assert time.monotonic() - start < 15
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["exit code: none: timed out, process group killed"])
+
+
+def test_a_background_block_keeps_running_and_never_writes_the_state(
+    project: pytest.Pytester,
+) -> None:
+    page(
+        project,
+        "# P\n\n```bash\nX=before\n```\n\n<!-- k8snotes: background -->\n"
+        "```bash\nsleep 0.2; X=from-background\n```\n\n"
+        "```bash\nsleep 1; X=after\n```\n\n```console\n$ echo $X\nafter\n```\n",
+    )
+    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=4)
+
+
+def test_skips_are_counted_by_reason_and_unknown_keys_are_collection_errors(
+    project: pytest.Pytester,
+) -> None:
+    page(
+        project,
+        '# P\n\n<!-- k8snotes: skip="needs the internet" -->\n```bash\ncurl https://example.org\n```\n\n'
+        "<!-- k8snotes: requires=pods -->\n```bash\nkubectl logs x\n```\n",
+    )
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(skipped=2)
+    result.stdout.fnmatch_lines(
+        ["*1 x needs the internet*", "*1 x needs pods: not available on backend fake*"]
+    )
+    page(project, "# P\n\n<!-- k8snotes: retries=3 -->\n```bash\ntrue\n```\n")
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*docs/page.md:3*retries*"])
