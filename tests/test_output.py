@@ -324,3 +324,14 @@ def test_apply_updates_rewrites_bottom_up_and_leaves_a_changed_page_alone(tmp_pa
         f"{page}:3: output updated (1 -> 2 lines)",
         f"{page}:2: not updated: the page no longer shows that output there",
     ]
+
+
+def test_client_log_lines_are_not_output() -> None:
+    """client-go's klog lines on stderr (kubectl wait's stray watch warning) are not compared."""
+    noisy = (
+        'I1127 14:07:59.730071   27085 reflector.go:664] "Warning: watch ended with error" '
+        'reflector="k8s.io/client-go/tools/watch/informerwatcher.go:162"\n'
+        "pod/web condition met\n"
+    )
+    assert output_matches("pod/web condition met", noisy)
+    assert not output_matches("pod/web condition met", "Warning: something else\npod/web condition met")

@@ -296,6 +296,26 @@ def _match(expected: Sequence[re.Pattern[str] | None], actual: Sequence[str]) ->
     return bool(actual) and head.fullmatch(actual[0]) is not None and _match(rest, actual[1:])
 
 
+KLOG_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ [\w./-]+:\d+\] ")
+"""A client library's log line (klog), such as client-go's occasional
+``"Warning: watch ended with error"`` from ``kubectl wait``: diagnostics on
+standard error, not the command's output, so never compared."""
+
+
+def without_logs(actual: str) -> str:
+    """``actual`` without klog lines.
+
+    ```python
+    from k8snotes.runner.output import without_logs
+
+    noisy = 'I1127 14:07:59.730071   27085 reflector.go:664] "Warning: watch ended"\npod/x condition met'
+    assert without_logs(noisy) == "pod/x condition met"
+    assert without_logs("I1127 is not a log line") == "I1127 is not a log line"
+    ```
+    """
+    return "\n".join(line for line in actual.split("\n") if not KLOG_LINE.match(line))
+
+
 def output_matches(expected: str, actual: str) -> bool:
     """True when each line of ``actual`` matches the line of ``expected`` in its place.
 
@@ -314,7 +334,7 @@ def output_matches(expected: str, actual: str) -> bool:
         None if x.strip() == ANY_LINES else line_pattern(x)
         for x in expected.strip("\n").splitlines()
     ]
-    act = [" ".join(x.split()) for x in actual.strip("\n").splitlines()]
+    act = [" ".join(x.split()) for x in without_logs(actual).strip("\n").splitlines()]
     return _match(exp, act)
 
 
@@ -333,7 +353,7 @@ def output_diff(expected: str, actual: str, first_line: int) -> str:
     ```
     """
     exp = expected.strip("\n").splitlines()
-    act = actual.strip("\n").splitlines()
+    act = without_logs(actual).strip("\n").splitlines()
     diff = difflib.unified_diff(exp, act, "expected (page)", "actual", lineterm="", n=2)
     numbered: list[str] = []
     for i, line in enumerate(exp):
