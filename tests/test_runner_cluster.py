@@ -223,17 +223,25 @@ GREETING = textwrap.dedent(
 )
 
 
-def install_fake_package(site: Path) -> dict[str, str]:
-    """A package ``greeting_lang`` whose entry point adds the ``greeting`` language (no pip needed)."""
+def install_package(site: Path, module: str, source: str, group: str, entry: str) -> dict[str, str]:
+    """A one-module package in ``site`` with one entry point (no pip: a dist-info on PYTHONPATH).
+
+    ``entry`` is ``NAME = module:Object`` under ``[group]``.
+    """
     site.mkdir(parents=True, exist_ok=True)
-    (site / "greeting_lang.py").write_text(GREETING)
-    dist = site / "greeting_lang-1.0.dist-info"
+    (site / f"{module}.py").write_text(source)
+    dist = site / f"{module}-1.0.dist-info"
     dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: greeting-lang\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(
-        "[k8snotes.evaluators]\ngreeting = greeting_lang:Greeting\n"
-    )
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[{group}]\n{entry}\n")
     return {"PYTHONPATH": str(site)}
+
+
+def install_fake_package(site: Path) -> dict[str, str]:
+    """A package ``greeting_lang`` whose entry point adds the ``greeting`` language."""
+    return install_package(
+        site, "greeting_lang", GREETING, "k8snotes.evaluators", "greeting = greeting_lang:Greeting"
+    )
 
 
 def test_an_entry_point_adds_a_language(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -356,14 +364,12 @@ BORROWED = textwrap.dedent(
 def test_a_backend_from_an_entry_point_runs_pages_with_probed_capabilities(
     kwok: KwokBackend, tmp_path: Path
 ) -> None:
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "borrowed_backend.py").write_text(BORROWED)
-    dist = site / "borrowed_backend-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: borrowed-backend\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(
-        "[k8snotes.backends]\nborrowed = borrowed_backend:Borrowed\n"
+    env = install_package(
+        tmp_path / "site",
+        "borrowed_backend",
+        BORROWED,
+        "k8snotes.backends",
+        "borrowed = borrowed_backend:Borrowed",
     )
     page = (
         "# P\n\n```console\n$ kubectl get configmap kube-root-ca.crt -o name\n"
@@ -376,7 +382,7 @@ def test_a_backend_from_an_entry_point_runs_pages_with_probed_capabilities(
         None,
         "--k8snotes-backend",
         "borrowed",
-        env={"PYTHONPATH": str(site)},
+        env=env,
     )
     assert proc.returncode == 0, proc.stdout
     # The backend declared pods; probing found a kwok cluster's simulated kubelets.
