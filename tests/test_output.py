@@ -334,4 +334,6 @@ def test_client_log_lines_are_not_output() -> None:
         "pod/web condition met\n"
     )
     assert output_matches("pod/web condition met", noisy)
-    assert not output_matches("pod/web condition met", "Warning: something else\npod/web condition met")
+    assert not output_matches(
+        "pod/web condition met", "Warning: something else\npod/web condition met"
+    )
