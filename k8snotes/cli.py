@@ -21,7 +21,7 @@ def _cmd_setup(args: argparse.Namespace) -> int:
 
     steps: list[tuple[str, Callable[[], object]]] = [
         (f"{name} binaries", functools.partial(binaries.ensure_all, [name]))
-        for name in ("kubernetes", "etcd", "kwok", "kind")
+        for name in ("kubernetes", "etcd", "kwok", "kind", "helm")
     ]
     steps.append(("Chromium for the browser tests", _install_browser))
     started = False

@@ -118,6 +118,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "output shown (placeholders kept where they matched), for review with git diff",
     )
     group.addoption(
+        "--k8snotes-machines",
+        type=int,
+        default=None,
+        metavar="N",
+        help="reader mode: run the pages on N reader's machines side by side, each on a "
+        "pytest-xdist worker of its own (at most -n); machine 1 is the host, the others "
+        "network namespaces with a Docker engine each (default: the k8snotes_machines ini "
+        "value, else 1)",
+    )
+    parser.addini(
+        "k8snotes_machines",
+        "reader mode: how many reader's machines run pages side by side (see --k8snotes-machines)",
+        default="1",
+    )
+    group.addoption(
         "--k8snotes-docs",
         default=None,
         help="folder of pages (default: the k8snotes_docs ini value, else docs)",
@@ -219,18 +234,48 @@ class _RunState:
         except ValueError:
             return False
 
-    def ensure_reader(self) -> Any:
-        """The run's reader machine, prepared once per process; a failure is raised once."""
+    @functools.cached_property
+    def machines(self) -> int:
+        """Reader's machines side by side: the ini or option value, at most one per worker."""
+        if not self.reader_mode:
+            return 1
+        wanted = self.config.getoption("--k8snotes-machines")
+        if wanted is None:
+            wanted = int(self.config.getini("k8snotes_machines") or 1)
+        return max(1, min(int(wanted), _worker_count(self.config)))
+
+    def ensure_reader(self, machine: int = 1) -> Any:
+        """Reader's machine ``machine``, prepared once per process; a failure is raised once.
+
+        Machine 1 is the host; machine 2 and up are network namespaces with a
+        Docker engine each (:mod:`k8snotes.runner.machines`), which this
+        process enters for good: a worker runs one machine's pages only.
+        """
         if self.bringup_error:
             raise RuntimeError(f"the reader's machine could not be prepared: {self.bringup_error}")
+        if self.reader is not None and self.reader.machine_index != machine:
+            raise RuntimeError(
+                f"pages of reader's machines {self.reader.machine_index} and {machine} were "
+                "sent to one worker (the scheduler keeps a machine's pages on one worker)"
+            )
         if self.reader is None:
             from k8snotes.runner.environment import ReaderRun
 
-            reader = ReaderRun(self.run_id)
+            other = None
             try:
+                if machine > 1:
+                    from k8snotes.runner import machines
+
+                    other = machines.Machine(machine)
+                    machines.raise_inotify_limit()
+                    other.start()
+                    other.enter()
+                reader = ReaderRun(self.run_id, other)
                 self.capabilities, self.env = reader.prepare()
             except Exception as exc:
                 self.bringup_error = str(exc)
+                if other is not None:
+                    other.stop()
                 raise
             self.reader = reader
         return self.reader
@@ -300,6 +345,28 @@ class MarkdownPage(pytest.File):
     session_obj: PageSession | None = None
     settings: PageSettings = PageSettings()
     fingerprint: str = ""
+    machine: int = 1
+    """The reader's machine this page runs on (reader mode)."""
+    copy_of: MarkdownPage | None = None
+    """The page this one repeats on another machine (a set-up page several machines need)."""
+
+    def copy_for(self, machine: int) -> MarkdownPage:
+        """The same page, its blocks named ``NAME[machine-K]``, to run on reader's machine ``machine``."""
+        from k8snotes.scheduling import copy_name
+
+        copy = MarkdownPage.from_parent(self.parent, path=self.path)  # type: ignore[arg-type]
+        copy.settings, copy.fingerprint = self.settings, self.fingerprint
+        copy.machine, copy.copy_of = machine, self
+        copy.items = [
+            BlockItem.from_parent(
+                copy,
+                name=copy_name(item.name, machine),
+                block=item.block,
+                output_block=item.output_block,
+            )
+            for item in self.items
+        ]
+        return copy
 
     def collect(self) -> list[BlockItem]:  # type: ignore[override]
         state = self.config.stash[_STATE]
@@ -325,6 +392,7 @@ class MarkdownPage(pytest.File):
                     output_block=output,
                 )
             )
+        self.items = items
         return items
 
     def page_session(self, cluster: ClusterInfo | None = None) -> PageSession:
@@ -336,7 +404,7 @@ class MarkdownPage(pytest.File):
 
             update = bool(self.config.getoption("--k8snotes-update"))
             if state.reader_mode:
-                reader = state.ensure_reader()
+                reader = state.ensure_reader(self.machine)
                 self.session_obj = PageSession(
                     rel, state.root, None, state.capabilities, state.env, page_prelude(),
                     home=reader.home, update_outputs=update,
@@ -424,6 +492,8 @@ class BlockItem(pytest.Item):
     def runtest(self) -> None:
         page: MarkdownPage = self.parent  # type: ignore[assignment]
         self.user_properties.append(("page", _docs_name(page)))
+        if page.copy_of is not None:
+            self.user_properties.append(("machine", page.machine))
         session = page.page_session(self.funcargs.get("k8s_cluster"))
         self.user_properties.append(("backend", session.backend))
         self.user_properties.append(("language", self.block.language))
@@ -520,6 +590,13 @@ def pytest_collection_modifyitems(
             return
     order = page_order(needs)
     rank: dict[str, float] = {name: i for i, name in enumerate(order)}
+    plan = {name: [1] for name in pages}
+    if config.stash[_STATE].machines > 1 and not config.getoption("--k8snotes-shard"):
+        plan = _machine_plan(config, pages, items)
+        for name, page in pages.items():
+            page.machine = plan[name][0]
+            for machine in plan[name][1:]:
+                items += page.copy_for(machine).items
     position: dict[int, tuple[float, int]] = {}
     for index, item in enumerate(items):
         if not isinstance(item, BlockItem):
@@ -527,7 +604,11 @@ def pytest_collection_modifyitems(
         name = _docs_name(item.parent)
         key = rank[name]
         if item.block.meta.get("teardown"):
-            last = max([rank[d] for d in _dependents(name, needs) if d in rank] or [key])
+            machine = item.parent.machine  # type: ignore[union-attr]
+            last = max(
+                [rank[d] for d in _dependents(name, needs) if d in rank and machine in plan[d]]
+                or [key]
+            )
             key = last + 0.5
         position[id(item)] = (key, index)
     blocks = sorted((i for i in items if id(i) in position), key=lambda i: position[id(i)])
@@ -579,6 +660,61 @@ def _keep_changed(
         items[:] = [i for i in items if id(i) not in gone]
 
 
+def _worker_count(config: pytest.Config) -> int:
+    """How many pytest-xdist workers this run has (1 without xdist)."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        return int(workerinput.get("workercount", 1))
+    workers = getattr(config.option, "numprocesses", None)
+    if not workers or getattr(config.option, "dist", "no") == "no":
+        return 1
+    return int(workers)
+
+
+def _machine_plan(
+    config: pytest.Config, pages: dict[str, MarkdownPage], items: list[pytest.Item]
+) -> dict[str, list[int]]:
+    """The reader's machines of each page (see :func:`k8snotes.scheduling.assign_machines`)."""
+    from k8snotes.scheduling import assign_machines
+
+    counts: Counter[str] = Counter(_docs_name(i.parent) for i in items if isinstance(i, BlockItem))
+    needs = {name: list(page.settings.needs) for name, page in pages.items()}
+    return assign_machines(needs, _page_weights(dict(counts)), config.stash[_STATE].machines)
+
+
+def _scheduler_machine_plan(config: pytest.Config) -> Any:
+    """For the controller, which collects nothing: the machine of each page file of a collection.
+
+    It reads the same front matter and recorded durations the workers read,
+    so both sides come to the same :func:`_machine_plan`.
+    """
+    from k8snotes.scheduling import COPY_SUFFIX, assign_machines
+
+    def plan_for(collection: list[str]) -> Any:
+        root = Path(str(config.rootpath))
+        counts: Counter[str] = Counter()
+        name_of: dict[str, str] = {}
+        needs: dict[str, list[str]] = {}
+        for nodeid in collection:
+            path = nodeid.split("::", 1)[0]
+            if not path.endswith(".md") or COPY_SUFFIX.search(nodeid):
+                continue
+            file = root / path
+            if path not in name_of:
+                name = _docs_name_of(config, file)
+                name_of[path] = name
+                try:
+                    needs[name] = list(page_settings(file).needs)
+                except (OSError, PageError):
+                    needs[name] = []
+            counts[name_of[path]] += 1
+        machines = config.stash[_STATE].machines
+        plan = assign_machines(needs, _page_weights(dict(counts)), machines)
+        return lambda path: plan.get(name_of.get(path, ""), [1])[0]
+
+    return plan_for
+
+
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Pages stay whole on one worker; in reader mode all pages (and Docker tests) share one."""
@@ -590,7 +726,11 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     docker_tests = [str(p) for p in config.getini("k8snotes_docker_tests")]
     root = str(config.rootpath) + "/"
     return make_scheduler(
-        config, log, state.reader_mode, [t.removeprefix(root) for t in docker_tests]
+        config,
+        log,
+        state.reader_mode,
+        [t.removeprefix(root) for t in docker_tests],
+        _scheduler_machine_plan(config) if state.machines > 1 else None,
     )
 
 
@@ -651,11 +791,15 @@ def _page_weights(block_counts: dict[str, int]) -> dict[str, float]:
 
 
 def _docs_name(page: Any) -> str:
-    path = Path(page.path)
-    for docs in docs_folders(page.config):
+    return _docs_name_of(page.config, Path(page.path))
+
+
+def _docs_name_of(config: pytest.Config, path: Path) -> str:
+    """A page's name as ``needs`` writes it: relative to its docs folder."""
+    for docs in docs_folders(config):
         if docs in path.parents:
             return str(path.relative_to(docs))
-    return str(path.relative_to(page.config.rootpath))
+    return str(path.relative_to(config.rootpath))
 
 
 # -- reporting ------------------------------------------------------------------
@@ -686,7 +830,9 @@ class _Recorder:
         if page_file.endswith(".md") and "::" in report.nodeid:
             seen = self.page_outcomes.setdefault(page_file, set())
             seen.add("failed" if report.failed else report.nodeid)
-        if dict(report.user_properties).get("page"):
+        if dict(report.user_properties).get("page") and "machine" not in dict(
+            report.user_properties
+        ):  # a set-up page's copy on another machine: counted once
             page = str(dict(report.user_properties)["page"])
             self.page_seconds[page] = self.page_seconds.get(page, 0.0) + report.duration
 
@@ -765,6 +911,15 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.section("k8snotes blocks")
     for line in block_summary(reports):
         terminalreporter.write_line(line)
+    machines = config.stash[_STATE].machines
+    if machines > 1:
+        from k8snotes.runner.machines import Machine
+
+        terminalreporter.write_line(
+            f"reader's machines: {machines} side by side; machine 1: this host"
+        )
+        for index in range(2, machines + 1):
+            terminalreporter.write_line("  " + Machine(index).describe())
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -781,6 +936,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             print(f"\n[k8snotes] deleted what the pages left at the end of the run: {left}")
     if hasattr(config, "workerinput"):
         return
+    if state.reader_mode and state.machines > 1:
+        from k8snotes.runner.machines import restore_host
+
+        restore_host()
     _record_durations(state.recorder)
     from k8snotes.cluster.registry import release_cluster
     from k8snotes.runner.environment import release_environment

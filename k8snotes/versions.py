@@ -36,6 +36,9 @@ LOCAL_PATH_PROVISIONER = "v0.0.30"
 METRICS_SERVER = "v0.9.0"
 """metrics-server, so ``kubectl top`` answers."""
 
+HELM = "v4.3.1"
+"""Helm, the package manager readers install for the Helm page."""
+
 TRAEFIK = "v3.6.12"
 """Traefik, the ingress controller and Gateway API implementation (v3.7.x does not build here)."""
 

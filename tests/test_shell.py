@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from k8snotes.runner.shell import Result, ShellSession, _group_alive, kill_group
+from k8snotes.runner.shell import Result, ShellSession, _group_alive, kill_group, started_at
 from k8snotes.runner.tty import run_in_tty
 
 
@@ -50,6 +50,20 @@ def test_background_process_is_stopped_with_its_children(tmp_path: Path) -> None
     kill_group(proc.pid)
     proc.wait(5)
     assert not _group_alive(proc.pid)
+
+
+def test_kill_group_checks_identity_before_it_signals(tmp_path: Path) -> None:
+    sh = session(tmp_path)
+    proc = sh.start_background("sleep 300")
+    time.sleep(0.3)
+    started = started_at(proc.pid)
+    assert started is not None
+    # Told the group began after this process started, kill_group takes it for another
+    # process that got a reused number, and leaves it alone.
+    kill_group(proc.pid, grace=0.2, started=started + 5)
+    assert proc.poll() is None
+    kill_group(proc.pid, started=started)
+    assert proc.wait(5) == -15
 
 
 def test_interactive_command_runs_under_a_terminal(tmp_path: Path) -> None:

@@ -292,6 +292,19 @@ METRICS_SERVER = BinaryGroup(
         ),
     ),
 )
+HELM = BinaryGroup(
+    "helm",
+    versions.HELM,
+    ("helm",),
+    # The variables helm's Makefile stamps for a tagged release (its Git commit is not in
+    # the module zip, so `helm version` shows an empty GitCommit).
+    _go_install(
+        f"helm.sh/helm/v4/cmd/helm@{versions.HELM}",
+        ldflags=f"-X helm.sh/helm/v4/internal/version.version={versions.HELM} "
+        "-X helm.sh/helm/v4/internal/version.gitTreeState=clean",
+    ),
+)
+"""Helm: its releases are tarballs (get.helm.sh), so it is built from Go module sources."""
 TRAEFIK = BinaryGroup("traefik", versions.TRAEFIK, ("traefik",), _build_traefik)
 GATEWAY_API = BinaryGroup(
     "gateway-api", versions.GATEWAY_API, ("standard-install.yaml",), _fetch_gateway_crds
@@ -309,6 +322,7 @@ GROUPS: dict[str, BinaryGroup] = {
         CRICTL,
         LOCAL_PATH_PROVISIONER,
         METRICS_SERVER,
+        HELM,
         TRAEFIK,
         GATEWAY_API,
     )

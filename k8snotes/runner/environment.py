@@ -12,12 +12,16 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from k8snotes import locks, paths
 from k8snotes.cluster.base import Capability, ClusterInfo
 from k8snotes.locks import held
 from k8snotes.progress import step
 from k8snotes.site import Site, load_site
+
+if TYPE_CHECKING:
+    from k8snotes.runner.machines import Machine
 
 _ENGINE_MARK = "docker-started-by-run"
 
@@ -209,11 +213,17 @@ class ReaderRun:
     kubectl) and what this machine lacks (a registry: the node image and the
     add-on images are built here). What the pages' kind clusters are, the run
     records, and :meth:`release` deletes any a page did not.
+
+    ``machine``: another reader's machine (:mod:`k8snotes.runner.machines`)
+    that this process has entered; ``None`` for the host. :meth:`release`
+    stops it.
     """
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, machine: Machine | None = None) -> None:
         self.run_id = run_id
-        self.root = paths.state_dir() / "reader" / run_id
+        self.machine = machine
+        self.machine_index = machine.index if machine else 1
+        self.root = paths.state_dir() / "reader" / run_id / f"machine-{self.machine_index}"
         self.home = self.root / "home"
         self.created = self.root / "created-clusters"
 
@@ -222,11 +232,18 @@ class ReaderRun:
         from k8snotes.cluster import addons
         from k8snotes.provision import binaries, nodeimage
 
-        if not ensure_docker(self.run_id):
+        if self.machine is not None:
+            from k8snotes.provision import docker
+
+            docker.ensure_base_image()  # the machine's own engine: the same base as the host's
+        elif not ensure_docker(self.run_id):
             raise RuntimeError("reader mode needs Docker, and no Docker engine can run here")
         kind_dir = binaries.ensure(binaries.KIND)
         kube_dir = binaries.ensure(binaries.KUBERNETES)
-        env_path = os.pathsep.join([str(kind_dir), str(kube_dir), os.environ.get("PATH", "")])
+        helm_dir = binaries.ensure(binaries.HELM)
+        env_path = os.pathsep.join(
+            [str(kind_dir), str(kube_dir), str(helm_dir), os.environ.get("PATH", "")]
+        )
         existing = subprocess.run(
             [str(kind_dir / "kind"), "get", "clusters"], capture_output=True, text=True, timeout=60
         ).stdout.split()
@@ -266,6 +283,8 @@ class ReaderRun:
 
         left: list[str] = []
         if not self.created.exists():
+            if self.machine is not None:
+                self.machine.stop()
             return left
         kind = binaries.KIND.bin_dir / "kind"
         running = subprocess.run(
@@ -282,4 +301,6 @@ class ReaderRun:
                 )
                 left.append(f"kind cluster {name}")
         shutil.rmtree(self.root, ignore_errors=True)
+        if self.machine is not None:
+            self.machine.stop()
         return left

@@ -31,7 +31,7 @@ from k8snotes.runner import inventory
 from k8snotes.runner.failures import BlockFailure, BlockSkipped, failure_report, missing_files
 from k8snotes.runner.namespace import PageNamespace
 from k8snotes.runner.output import output_matches
-from k8snotes.runner.shell import Result, ShellSession, kill_group
+from k8snotes.runner.shell import Result, ShellSession, kill_group, started_at
 from k8snotes.runner.update import OutputUpdate, updated_output
 
 DEFAULT_TIMEOUT = 60.0
@@ -145,7 +145,8 @@ class PageSession:
             if cluster is not None and cluster.kubeconfig
             else None
         )
-        self.background: list[tuple[Block, subprocess.Popen[bytes]]] = []
+        self.background: list[tuple[Block, subprocess.Popen[bytes], float | None]] = []
+        """Background blocks' processes, with their start times (checked before a kill)."""
         self.failed_at: Block | None = None
         self.update_outputs = update_outputs
         self.updates: list[OutputUpdate] = []
@@ -201,8 +202,8 @@ class PageSession:
         Returns what could not be cleaned, for the report.
         """
         problems = []
-        for block, proc in self.background:
-            kill_group(proc.pid)
+        for block, proc, started in self.background:
+            kill_group(proc.pid, started=started)
             if proc.poll() is None:
                 problems.append(f"{block.location}: background process {proc.pid} survived")
         if self.page_namespace is not None and (error := self.page_namespace.delete()):
@@ -337,7 +338,7 @@ class PageSession:
 
     def _start_background(self, block: Block, command: str) -> None:
         proc = self.shell.start_background(command)
-        self.background.append((block, proc))
+        self.background.append((block, proc, started_at(proc.pid)))
         port = block.meta.get("port")
         if port is not None:
             timeout = block.number("timeout", 30)

@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 _SAVE_STATE = r"""
 __k8snotes_save() {
   local rc=$?
@@ -130,12 +132,13 @@ class ShellSession:
                 proc.stdin.close()
             except BrokenPipeError:
                 pass
+        started = started_at(proc.pid)
         timed_out = False
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
-            kill_group(proc.pid)
+            kill_group(proc.pid, started=started)
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -159,21 +162,59 @@ class ShellSession:
         )
 
 
-def kill_group(pid: int, grace: float = 3.0) -> None:
-    """SIGTERM the process group led by ``pid``, SIGKILL it after ``grace`` seconds."""
+def started_at(pid: int) -> float | None:
+    """When process ``pid`` started (psutil's ``create_time``), or ``None`` when it is gone.
+
+    Read it right after starting a process, and give it to :func:`kill_group`.
+    """
     try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not _group_alive(pid):
+        return float(psutil.Process(pid).create_time())
+    except psutil.Error:
+        return None
+
+
+def group_members(pgid: int, started: float | None = None) -> list[psutil.Process]:
+    """The live processes of process group ``pgid`` that are ours.
+
+    Ours: in the group, and started no earlier than ``started``, the group
+    leader's start time (a process that took a reused number later is not in
+    a group we made, and one that was there before is not ours either).
+    """
+    members = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getpgid(proc.pid) != pgid or proc.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if started is not None and proc.create_time() < started - 0.01:
+                continue
+        except (psutil.Error, ProcessLookupError):
+            continue
+        members.append(proc)
+    return members
+
+
+def kill_group(pid: int, grace: float = 3.0, started: float | None = None) -> None:
+    """Stop the process group led by ``pid``: SIGTERM, then SIGKILL after ``grace`` seconds.
+
+    Identity is checked before every signal: only :func:`group_members` are
+    signalled, each through psutil, which refuses a process whose number was
+    given to another since it was listed. ``started`` is the leader's start
+    time (:func:`started_at`); without it, it is read now if the leader lives.
+    """
+    if started is None:
+        started = started_at(pid)
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
+        members = group_members(pid, started)
+        if not members:
             return
-        time.sleep(0.05)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+        for proc in members:
+            try:
+                proc.send_signal(sig)
+            except psutil.Error:
+                continue
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and group_members(pid, started):
+            time.sleep(0.05)
 
 
 def _group_alive(pgid: int) -> bool:

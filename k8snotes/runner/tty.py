@@ -6,7 +6,7 @@ import time
 
 import pexpect
 
-from k8snotes.runner.shell import Result, ShellSession, kill_group
+from k8snotes.runner.shell import Result, ShellSession, kill_group, started_at
 
 
 def run_in_tty(shell: ShellSession, command: str, stdin: str, timeout: float) -> Result:
@@ -26,6 +26,7 @@ def run_in_tty(shell: ShellSession, command: str, stdin: str, timeout: float) ->
         timeout=timeout,
         dimensions=(50, 200),
     )
+    started = started_at(child.pid)
     # Give the program a moment to put the terminal in the mode it wants.
     time.sleep(1.0)
     child.send(stdin.encode().decode("unicode_escape"))
@@ -34,7 +35,7 @@ def run_in_tty(shell: ShellSession, command: str, stdin: str, timeout: float) ->
         child.expect(pexpect.EOF)
     except pexpect.TIMEOUT:
         timed_out = True
-        kill_group(child.pid)
+        kill_group(child.pid, started=started)
     output = (child.before or "").replace("\r\n", "\n")
     child.close()
     code = child.exitstatus if child.exitstatus is not None else -(child.signalstatus or 9)
