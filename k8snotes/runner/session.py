@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,7 +17,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
 
 from k8snotes.cluster.base import ClusterInfo
 from k8snotes.evaluators.base import Step
@@ -28,10 +26,11 @@ from k8snotes.evaluators.registry import evaluator_for
 from k8snotes.markdown.blocks import Block
 from k8snotes.plan import plan
 from k8snotes.runner import inventory
+from k8snotes.runner.background import BackgroundJobs, wait_port
 from k8snotes.runner.failures import BlockFailure, BlockSkipped, failure_report, missing_files
 from k8snotes.runner.namespace import PageNamespace
 from k8snotes.runner.output import output_matches
-from k8snotes.runner.shell import Result, ShellSession, kill_group, started_at
+from k8snotes.runner.shell import Result, ShellSession
 from k8snotes.runner.update import OutputUpdate, updated_output
 
 DEFAULT_TIMEOUT = 60.0
@@ -45,6 +44,7 @@ __all__ = [
     "failure_report",
     "missing_files",
     "split_console",
+    "wait_port",
 ]
 
 
@@ -67,20 +67,6 @@ def page_slug(page: Path) -> str:
     """A DNS-1123 label for the page (``tasks/make-it-a-deployment.md`` -> ``make-it-a-deployment``)."""
     slug = re.sub(r"[^a-z0-9-]+", "-", page.with_suffix("").name.lower()).strip("-")
     return slug[:40].strip("-") or "page"
-
-
-def wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes]) -> bool:
-    """Wait until 127.0.0.1:``port`` accepts a connection (False if ``proc`` died first)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        with socket.socket() as sock:
-            sock.settimeout(0.5)
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return True
-        time.sleep(0.1)
-    return False
 
 
 class PageSession:
@@ -145,8 +131,6 @@ class PageSession:
             if cluster is not None and cluster.kubeconfig
             else None
         )
-        self.background: list[tuple[Block, subprocess.Popen[bytes], float | None]] = []
-        """Background blocks' processes, with their start times (checked before a kill)."""
         self.failed_at: Block | None = None
         self.update_outputs = update_outputs
         self.updates: list[OutputUpdate] = []
@@ -177,6 +161,7 @@ class PageSession:
                 self.page_namespace.create()
             self.before = inventory.take(self.env) if cluster is None else None
             self.shell = ShellSession(self.workdir, env, prelude, self.meta_dir)
+            self.background = BackgroundJobs(self.shell)
         except BaseException:
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise
@@ -201,11 +186,7 @@ class PageSession:
 
         Returns what could not be cleaned, for the report.
         """
-        problems = []
-        for block, proc, started in self.background:
-            kill_group(proc.pid, started=started)
-            if proc.poll() is None:
-                problems.append(f"{block.location}: background process {proc.pid} survived")
+        problems = self.background.stop_all()
         if self.page_namespace is not None and (error := self.page_namespace.delete()):
             problems.append(error)
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -336,24 +317,6 @@ class PageSession:
                     raise
                 time.sleep(1)
 
-    def _start_background(self, block: Block, command: str) -> None:
-        proc = self.shell.start_background(command)
-        self.background.append((block, proc, started_at(proc.pid)))
-        port = block.meta.get("port")
-        if port is not None:
-            timeout = block.number("timeout", 30)
-            if not wait_port(int(block.number("port", 0)), timeout, proc):
-                log = Path(cast(list[str], proc.args)[1]).with_suffix(".log")
-                output = log.read_text(errors="replace") if log.exists() else ""
-                raise BlockFailure(
-                    failure_report(
-                        block,
-                        Result(
-                            command, proc.poll() or 0, output + f"\n(port {port} never answered)", 0
-                        ),
-                    )
-                )
-
 
 class _Context:
     """The :class:`~k8snotes.evaluators.base.BlockContext` of one block of a page session."""
@@ -386,4 +349,4 @@ class _Context:
         )
 
     def start_background(self, command: str) -> None:
-        self._session._start_background(self._block, command)
+        self._session.background.start(self._block, command)
