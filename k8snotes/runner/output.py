@@ -113,6 +113,8 @@ _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _TIME = (
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z| ?[+-]\d{2}:?\d{2})?"
     rf"|{_DAY}, \d{{2}} {_MONTH} \d{{4}} \d{{2}}:\d{{2}}:\d{{2}} [+-]\d{{4}}"
+    # Go's time.ANSIC, as Helm prints it: Fri Nov 27 16:33:26 2026
+    rf"|{_DAY} {_MONTH} [ \d]\d \d{{2}}:\d{{2}}:\d{{2}} \d{{4}}"
 )
 _IP = r"(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?"
 
@@ -121,7 +123,7 @@ _LIST: list[Placeholder] = [
         "TIME",
         _TIME,
         "a timestamp: 2026-11-25T02:31:07Z, 2026-11-25 02:31:07.123 +0000, "
-        "Tue, 25 Nov 2026 02:31:07 +0000",
+        "Tue, 25 Nov 2026 02:31:07 +0000, Fri Nov 27 16:33:26 2026 (Go's ANSIC, Helm)",
         re.compile(rf"(?<![\w:.-])(?:{_TIME})(?![\w:])"),
     ),
     Placeholder(
