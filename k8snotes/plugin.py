@@ -750,24 +750,12 @@ def shard_pages(needs: dict[str, list[str]], shard: str, weights: dict[str, floa
     index, count = int(k) - 1, int(n)
     if not 0 <= index < count:
         raise pytest.UsageError(f"--k8snotes-shard {shard}: K must be from 1 to N")
-    group = {page: page for page in needs}
+    from k8snotes.scheduling import page_groups
 
-    def find(page: str) -> str:
-        while group[page] != page:
-            page = group[page]
-        return page
-
-    for page, wanted in needs.items():
-        for need in wanted:
-            if need in group:
-                group[find(page)] = find(need)
-    components: dict[str, list[str]] = {}
-    for page in needs:
-        components.setdefault(find(page), []).append(page)
     loads = [0.0] * count
     members: list[set[str]] = [set() for _ in range(count)]
     for pages in sorted(
-        components.values(), key=lambda ps: (-sum(weights.get(p, 1.0) for p in ps), sorted(ps))
+        page_groups(needs), key=lambda ps: (-sum(weights.get(p, 1.0) for p in ps), ps)
     ):
         target = loads.index(min(loads))
         loads[target] += sum(weights.get(p, 1.0) for p in pages)

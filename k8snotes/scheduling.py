@@ -35,6 +35,36 @@ def copy_name(name: str, machine: int) -> str:
     return name if machine == 1 else f"{name}[machine-{machine}]"
 
 
+def page_groups(
+    needs: Mapping[str, Collection[str]], leave_out: Collection[str] = ()
+) -> list[list[str]]:
+    """The pages linked by ``needs`` (either way), each group sorted; ``leave_out`` cut away.
+
+    ```python
+    from k8snotes.scheduling import page_groups
+
+    needs = {"a": [], "b": ["a"], "c": [], "d": ["b"]}
+    assert page_groups(needs) == [["a", "b", "d"], ["c"]]
+    assert page_groups(needs, leave_out={"b"}) == [["a"], ["c"], ["d"]]
+    ```
+    """
+    group = {page: page for page in needs if page not in leave_out}
+
+    def find(page: str) -> str:
+        while group[page] != page:
+            page = group[page]
+        return page
+
+    for page, wanted in needs.items():
+        for need in wanted:
+            if page in group and need in group:
+                group[find(page)] = find(need)
+    groups: dict[str, list[str]] = {}
+    for page in sorted(group):
+        groups.setdefault(find(page), []).append(page)
+    return sorted(groups.values())
+
+
 def assign_machines(
     needs: Mapping[str, Collection[str]], weights: Mapping[str, float], count: int
 ) -> dict[str, list[int]]:
@@ -67,20 +97,8 @@ def assign_machines(
             needed_by[need] = needed_by.get(need, 0) + 1
     setup = {page for page in needs if needed_by.get(page, 0) >= 2}
 
-    group = {page: page for page in needs if page not in setup}
-
-    def find(page: str) -> str:
-        while group[page] != page:
-            page = group[page]
-        return page
-
-    for page, wanted in needs.items():
-        for need in wanted:
-            if page in group and need in group:
-                group[find(page)] = find(need)
-    groups: dict[str, list[str]] = {}
-    for page in sorted(group):
-        groups.setdefault(find(page), []).append(page)
+    grouped = page_groups(needs, leave_out=setup)
+    group = {page for pages in grouped for page in pages}
 
     def setups_of(pages: list[str]) -> set[str]:
         out: set[str] = set()
@@ -97,7 +115,7 @@ def assign_machines(
     load = [0.0] * count
     has: list[set[str]] = [set() for _ in range(count)]
     plan: dict[str, list[int]] = {}
-    ordered = sorted(groups.values(), key=lambda ps: (-sum(weights.get(p, 1.0) for p in ps), ps))
+    ordered = sorted(grouped, key=lambda ps: (-sum(weights.get(p, 1.0) for p in ps), ps))
     for pages in ordered:
         own = sum(weights.get(p, 1.0) for p in pages)
         wanted = setups_of(pages)

@@ -132,7 +132,8 @@ def process_alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def _is_dockerd(pid: int) -> bool:
+def is_dockerd(pid: int) -> bool:
+    """True when process ``pid`` is a ``dockerd``."""
     try:
         return Path(f"/proc/{pid}/comm").read_text().strip() == "dockerd"
     except OSError:
@@ -144,7 +145,7 @@ def _recorded_pid() -> int | None:
         pid = int(pid_file().read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
-    return pid if process_alive(pid) and _is_dockerd(pid) else None
+    return pid if process_alive(pid) and is_dockerd(pid) else None
 
 
 def _install_packages() -> None:
@@ -162,7 +163,8 @@ def _install_packages() -> None:
             subprocess.run(cmd, timeout=1800, env=env, check=True, capture_output=True)
 
 
-def _runtime_args() -> tuple[list[str], str]:
+def runtime_args() -> tuple[list[str], str]:
+    """dockerd arguments registering the runc wrapper where the host lacks CAP_SYS_RESOURCE, and its name."""
     if not lacks_sys_resource():
         return [], ""
     real = shutil.which("runc", path="/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/sbin:/usr/local/bin")
@@ -180,7 +182,7 @@ def _runtime_args() -> tuple[list[str], str]:
 
 def _start_dockerd(timeout: float) -> Engine:
     _install_packages()
-    args, runtime = _runtime_args()
+    args, runtime = runtime_args()
     log = log_file().open("ab")
     proc = subprocess.Popen(
         ["dockerd", *args],
@@ -198,7 +200,7 @@ def _start_dockerd(timeout: float) -> Engine:
         if proc.poll() is not None:
             break
         time.sleep(0.3)
-    _terminate(proc.pid, 10)
+    terminate(proc.pid, 10)
     proc.poll()
     pid_file().unlink(missing_ok=True)
     tail = log_file().read_text(errors="replace")[-2000:]
@@ -226,14 +228,15 @@ def ensure_engine(timeout: float = 60.0) -> Engine:
             return Engine(started_here=False)
         if pid:
             # Ours but not answering: stop it and start afresh.
-            _terminate(pid, 30)
+            terminate(pid, 30)
         if os.geteuid() != 0:
             raise DockerError("no Docker engine answers (start one, or run as root)")
         with step("starting dockerd"):
             return _start_dockerd(timeout)
 
 
-def _terminate(pid: int, timeout: float) -> None:
+def terminate(pid: int, timeout: float) -> None:
+    """SIGTERM ``pid``, SIGKILL it if it outlives ``timeout`` seconds, and reap it if it is our child."""
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
@@ -265,7 +268,7 @@ def stop_engine(timeout: float = 30.0) -> bool:
         pid_file().unlink(missing_ok=True)
         if not pid:
             return False
-        _terminate(pid, timeout)
+        terminate(pid, timeout)
         return True
 
 

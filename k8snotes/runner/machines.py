@@ -195,7 +195,7 @@ class Machine:
                 return
             from k8snotes.provision import docker
 
-            runtime_args, _ = docker._runtime_args()
+            runtime_args, _ = docker.runtime_args()
             self.data_root.mkdir(parents=True, exist_ok=True)
             log_path = self.run_dir / "dockerd.log"
             with step(f"starting the Docker engine of reader's machine {self.index}"):
@@ -248,8 +248,8 @@ class Machine:
             pid = int(self.pid_file.read_text().split()[0])
         except (OSError, ValueError, IndexError):
             pid = 0
-        if pid and docker.process_alive(pid) and docker._is_dockerd(pid):
-            docker._terminate(pid, timeout)
+        if pid and docker.process_alive(pid) and docker.is_dockerd(pid):
+            docker.terminate(pid, timeout)
         shutil.rmtree(self.run_dir, ignore_errors=True)
         self._disconnect()
         if self.netns.exists():
