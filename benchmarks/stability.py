@@ -7,7 +7,7 @@ cold run points ``K8SNOTES_CACHE`` at an empty folder (and deletes it after).
     python benchmarks/stability.py --warm 5 --cold 1
 
 Prints one line per run (wall time, pytest's summary) and writes them to
-``benchmarks/results/stability-<date>.json``. Runs take the machine's Docker
+``benchmarks/results/stability-<date>-<commit>.json``. Runs take the machine's Docker
 engine: do not run anything else with Docker meanwhile.
 """
 
@@ -40,6 +40,13 @@ def one_run(kind: str, index: int) -> dict[str, object]:
         subprocess.run(
             ["git", "clone", "-q", str(ROOT), str(work / "repo")], check=True, timeout=300
         )
+        cloned = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=work / "repo",
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
         start = time.monotonic()
         proc = subprocess.run(
             ["./.ci/run"],
@@ -55,6 +62,7 @@ def one_run(kind: str, index: int) -> dict[str, object]:
         return {
             "kind": kind,
             "index": index,
+            "commit": cloned,
             "exit": proc.returncode,
             "seconds": round(seconds, 1),
             "pytest": summaries[-1] if summaries else "",
@@ -93,7 +101,7 @@ def main() -> int:
             )
     green = sum(1 for r in runs if r["exit"] == 0)
     print(f"{green} of {len(runs)} runs green")
-    out = ROOT / "benchmarks" / "results" / f"stability-{datetime.date.today()}.json"
+    out = ROOT / "benchmarks" / "results" / f"stability-{datetime.date.today()}-{commit}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"commit": commit, "runs": runs}, indent=1))
     return 0 if green == len(runs) else 1

@@ -498,11 +498,15 @@ class BlockItem(pytest.Item):
         self.user_properties.append(("backend", session.backend))
         self.user_properties.append(("language", self.block.language))
         updates = len(session.updates)
+        ran_before = session.command_seconds
         try:
             notes = session.run_block(self.block, self.output_block)
         except BlockSkipped as skip:
             self.user_properties.append(("skip_reason", str(skip)))
             pytest.skip(str(skip))
+        finally:
+            ran = session.command_seconds - ran_before
+            self.user_properties.append(("command_seconds", round(ran, 3)))
         if len(session.updates) > updates:
             notes.append("output differed: page updated (--k8snotes-update)")
         for note in notes:

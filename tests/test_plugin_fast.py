@@ -127,3 +127,19 @@ def test_skips_are_counted_by_reason_and_unknown_keys_are_collection_errors(
     result = project.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*docs/page.md:3*retries*"])
+
+
+def test_each_block_records_the_seconds_its_commands_ran(project: pytest.Pytester) -> None:
+    """What ``benchmarks/suite.py`` divides by: the commands' own time, per block, in the junit."""
+    import xml.etree.ElementTree as ET
+
+    page(project, "# P\n\n```bash\nsleep 0.6\n```\n\n```console\n$ echo hi\nhi\n```\n")
+    project.runpytest("-p", "no:cacheprovider", "--junitxml=out.xml").assert_outcomes(passed=2)
+    cases = ET.parse(project.path / "out.xml").getroot().iter("testcase")
+    ran = [
+        {p.get("name"): p.get("value") for p in case.iter("property")}["command_seconds"]
+        for case in cases
+    ]
+    assert len(ran) == 2
+    assert 0.6 <= float(ran[0]) < 5  # the sleep, and bash around it
+    assert 0 < float(ran[1]) < float(ran[0])

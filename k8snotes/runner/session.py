@@ -132,6 +132,12 @@ class PageSession:
             else None
         )
         self.failed_at: Block | None = None
+        self.command_seconds = 0.0
+        """Seconds the page's commands have run so far, as a terminal would spend them.
+
+        The rest of a page's time is the runner's own (parsing, output checks,
+        the leak check): ``benchmarks/suite.py`` reports the ratio.
+        """
         self.update_outputs = update_outputs
         self.updates: list[OutputUpdate] = []
         bin_dir = str(Path(sys.executable).parent)
@@ -300,10 +306,13 @@ class PageSession:
             if "stdin" in block.meta:
                 from k8snotes.runner.tty import run_in_tty
 
-                return run_in_tty(self.shell, command, str(block.meta["stdin"]), timeout)
-            return self.shell.run(command, timeout=timeout)
+                result = run_in_tty(self.shell, command, str(block.meta["stdin"]), timeout)
+            else:
+                result = self.shell.run(command, timeout=timeout)
         finally:
             self.shell.env.pop("KUBE_EDITOR", None)
+        self.command_seconds += result.seconds
+        return result
 
     def _until_ok(self, block: Block, attempt: Callable[[], None]) -> None:
         retry = block.number("retry", 0)
