@@ -152,6 +152,9 @@ def test_engine_base_image_and_privileged_containers() -> None:
         assert (engine.runtime == docker.RUNTIME_NAME) == (
             engine.started_here and docker.lacks_sys_resource()
         )
+        if engine.started_here:  # its images live in the cache: an empty cache, an empty engine
+            root = docker.docker("info", "--format", "{{.DockerRootDir}}").strip()
+            assert Path(root) == docker.data_root()
         assert docker.ensure_base_image() == docker.BASE_IMAGE
         size = docker.docker("image", "inspect", "--format", "{{.Size}}", docker.BASE_IMAGE)
         assert int(size) < 120_000_000

@@ -282,6 +282,30 @@ replace github.com/x/y => github.com/z/y v1.2.3 // pinned
     assert binaries.gomod_require(go_mod, "github.com/none") is None
 
 
+def test_a_node_image_in_the_engine_but_not_in_the_cache_is_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cleared cache on an engine that kept the image (found by the cold stability run)."""
+    monkeypatch.setenv("K8SNOTES_CACHE", str(tmp_path))
+    key = "0123456789abcdef"
+    monkeypatch.setattr(nodeimage, "node_image_key", lambda: (key, "base", []))
+    monkeypatch.setattr(docker, "ensure_engine", lambda: None)
+    monkeypatch.setattr(images, "labels", lambda tag: {nodeimage.KEY_LABEL: key})
+    saved: list[str] = []
+
+    def save(k: str) -> Path:
+        saved.append(k)
+        nodeimage.cached_archive(k).parent.mkdir(parents=True, exist_ok=True)
+        nodeimage.cached_archive(k).touch()
+        return nodeimage.cached_archive(k)
+
+    monkeypatch.setattr(nodeimage, "_save_cache", save)
+    assert nodeimage.ensure_node_image(allow_pull=False) == nodeimage.NODE_IMAGE
+    assert saved == [key]
+    assert nodeimage.ensure_node_image(allow_pull=False) == nodeimage.NODE_IMAGE
+    assert saved == [key], "saved once: the archive is there now"
+
+
 @pytest.mark.docker
 def test_node_image_is_built_once_and_holds_what_kind_needs() -> None:
     was_running = docker.engine_running()

@@ -4,6 +4,8 @@ On a CI machine (root, Debian, no init system) nothing starts dockerd, so
 :func:`ensure_engine` installs ``docker.io`` if needed and starts it in the
 background, recording its pid under ``<state>/docker`` so that :func:`stop_engine`
 (from any process) stops exactly that engine and never one it did not start.
+An engine started here keeps its images and containers in the cache
+(:func:`data_root`), so an empty cache is a fresh machine's engine too.
 
 Nothing can be pulled here, so :func:`ensure_base_image` makes
 ``debian:bookworm-slim`` from ``debootstrap``, cached as a gzipped tarball.
@@ -180,12 +182,25 @@ def runtime_args() -> tuple[list[str], str]:
     ], RUNTIME_NAME
 
 
+def data_root() -> Path:
+    """Where an engine started here keeps its images and containers: ``<cache>/docker-data``.
+
+    In the cache, not in ``/var/lib/docker``: the cache then holds all the warm
+    state (the node image, the add-on images, the base image), and a run with
+    ``K8SNOTES_CACHE`` pointing at an empty folder starts from an empty engine,
+    as a fresh machine does. An engine that was already running is used as it
+    is, with its own data root.
+    """
+    return paths.cache_dir() / "docker-data"
+
+
 def _start_dockerd(timeout: float) -> Engine:
     _install_packages()
     args, runtime = runtime_args()
+    data_root().mkdir(parents=True, exist_ok=True)
     log = log_file().open("ab")
     proc = subprocess.Popen(
-        ["dockerd", *args],
+        ["dockerd", *args, "--data-root", str(data_root())],
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,

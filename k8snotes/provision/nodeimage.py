@@ -434,8 +434,9 @@ def ensure_node_image(*, allow_pull: bool = True) -> str:
     """Make the node image present in the engine and return its tag.
 
     A node image of the current key already in the engine, or one pulled from
-    a registry, is used as it is; else the cached archive is loaded; else the
-    image is built (slow: several minutes cold) and saved to the cache.
+    a registry, is used as it is (and saved to the cache if it is not there);
+    else the cached archive is loaded; else the image is built (slow: several
+    minutes cold) and saved to the cache.
     """
     docker.ensure_engine()
     folder = paths.state_dir() / "docker"
@@ -444,6 +445,10 @@ def ensure_node_image(*, allow_pull: bool = True) -> str:
         key, base, specs = node_image_key()
         found = images.labels(NODE_IMAGE)
         if found.get(KEY_LABEL) == key:
+            if not cached_archive(key).exists():
+                # In the engine but not in the cache (a cleared cache, an engine of the
+                # user's): saved, so that another engine (a reader's machine) can load it.
+                _save_cache(key)
             return NODE_IMAGE
         if not found and allow_pull and _try_pull(NODE_IMAGE):
             return NODE_IMAGE
