@@ -17,9 +17,9 @@ each pytest-xdist worker a machine:
   the same names a reader's have.
 
 The engine's data root is kept in the cache (its images, as those of the host
-engine k8snotes starts, make the next run warm); the namespace and the engine are removed at the
-end of the run. Running several kind clusters at once needs more inotify
-instances than a host's default 128: :func:`raise_inotify_limit` raises it for
+engine k8snotes starts, make the next run warm); the namespace and the engine
+are removed at the end of the run. Running several kind clusters at once needs
+more inotify instances than a host's default 128: :func:`raise_inotify_limit` raises it for
 the run, and :func:`restore_host` puts it back (and IP forwarding) at the end.
 """
 
