@@ -146,28 +146,14 @@ def page_needs(pages: list[str]) -> dict[str, list[str]]:
     return {p: list(page_settings(ROOT / "docs" / p).needs) for p in pages}
 
 
-def run(workers: int, machines: int, pages: list[str]) -> int:
-    junit = Path(tempfile.mkdtemp(prefix="k8snotes-suite-")) / "junit.xml"
-    args = [str(BIN / "pytest"), *(pages or ["docs"]), "-q", "-p", "no:cacheprovider",
-            f"--junitxml={junit}", "--k8snotes-machines", str(machines)]  # fmt: skip
-    if workers > 1:
-        args += ["-n", str(workers), "--dist", "loadgroup"]
-    print("pytest:", shlex.join(args[1:]), flush=True)
-    meter = CpuMeter()
-    meter.start()
-    start = time.monotonic()
-    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
-    wall = time.monotonic() - start
-    meter.stop()
-    summary = re.findall(r"^=* ?(\d+ (?:passed|failed|error).*) in [\d.]+s", proc.stdout, re.M)
+def report(junit: Path, wall: float, meter: CpuMeter, whole_site: bool) -> None:
+    """Print the pages' figures from a junit report: floors, CPU, overhead, slowest pages."""
     times = page_times(junit)
     own = {p: t.own for p, t in times.items()}
     chain = longest_chain(page_needs(list(own)), own)
     total_own = sum(own.values())
     total_commands = sum(t.commands for t in times.values())
     cores = os.cpu_count() or 1
-
-    print(f"wall: {wall:.1f} s  ({summary[-1] if summary else proc.stderr[-300:]})")
     print(f"pages: {len(times)}; their own time summed: {total_own:.1f} s")
     print(
         f"floor, longest chain of needs: {sum(own[p] for p in chain):.1f} s ({' -> '.join(chain)})"
@@ -193,8 +179,26 @@ def run(workers: int, machines: int, pages: list[str]) -> int:
     print("slowest pages (own time, commands):")
     for page in sorted(times, key=lambda p: -times[p].own)[:8]:
         print(f"  {times[page].own:6.1f} s  {times[page].commands:6.1f} s  {page}")
-    if not pages:  # the target is for the whole site
+    if whole_site:  # the target is for the whole site
         print(f"target: wall < 120 s: {'met' if wall < 120 else 'missed'}")
+
+
+def run(workers: int, machines: int, pages: list[str]) -> int:
+    junit = Path(tempfile.mkdtemp(prefix="k8snotes-suite-")) / "junit.xml"
+    args = [str(BIN / "pytest"), *(pages or ["docs"]), "-q", "-p", "no:cacheprovider",
+            f"--junitxml={junit}", "--k8snotes-machines", str(machines)]  # fmt: skip
+    if workers > 1:
+        args += ["-n", str(workers), "--dist", "loadgroup"]
+    print("pytest:", shlex.join(args[1:]), flush=True)
+    meter = CpuMeter()
+    meter.start()
+    start = time.monotonic()
+    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
+    wall = time.monotonic() - start
+    meter.stop()
+    summary = re.findall(r"^=* ?(\d+ (?:passed|failed|error).*) in [\d.]+s", proc.stdout, re.M)
+    print(f"wall: {wall:.1f} s  ({summary[-1] if summary else proc.stderr[-300:]})")
+    report(junit, wall, meter, whole_site=not pages)
     return proc.returncode
 
 
