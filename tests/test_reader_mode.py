@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+import threading
 import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -13,6 +19,7 @@ from k8snotes.markdown.blocks import PageError
 from k8snotes.markdown.frontmatter import page_settings
 from k8snotes.markdown.includes import Includes
 from k8snotes.plugin import page_order
+from k8snotes.runner import inventory
 from k8snotes.runner.inventory import Inventory, new_lines
 from k8snotes.runner.kindshim import cluster_name
 from k8snotes.runner.session import BlockFailure, BlockSkipped, PageSession
@@ -71,6 +78,147 @@ def test_a_cluster_the_page_made_counts_by_its_containers_not_its_objects() -> N
         frozenset({"docker container kind-control-plane", "kube v1 Namespace kube-system"}), "u"
     )
     assert new_lines(before, after) == ["docker container kind-control-plane"]
+
+
+class FakeApiServer(ThreadingHTTPServer):
+    """Just enough of a Kubernetes API for the inventory's own tests: discovery and lists."""
+
+    failing: set[str]
+    requests: list[tuple[str, str]]
+    objects: ClassVar[dict[str, list[dict[str, str]]]] = {
+        "/api/v1/pods": [{"name": f"web-{i}", "namespace": "default"} for i in range(3)],
+        "/api/v1/events": [{"name": "e", "namespace": "default"}],
+        "/api/v1/namespaces": [{"name": "default"}, {"name": "kube-system"}],
+        "/apis/apps/v1/deployments": [{"name": "web", "namespace": "default"}],
+        "/apis/example.com/v2/widgets": [{"name": "w", "namespace": "team"}],
+        "/apis/metrics.k8s.io/v1beta1/nodes": [{"name": "node-1"}],
+    }
+
+
+def _resource(plural: str, kind: str, verbs: tuple[str, ...] = ("get", "list")) -> dict:
+    return {"resource": plural, "responseKind": {"group": "", "version": "", "kind": kind},
+            "scope": "Namespaced", "verbs": list(verbs)}  # fmt: skip
+
+
+DISCOVERY = {
+    "/api": [("", [("v1", [_resource("pods", "Pod"), _resource("events", "Event"),
+                           _resource("namespaces", "Namespace"),
+                           _resource("bindings", "Binding", ("create",))])])],
+    "/apis": [
+        ("apps", [("v1", [_resource("deployments", "Deployment")])]),
+        ("example.com", [("v2", [_resource("widgets", "Widget")]),
+                         ("v1", [_resource("widgets", "Widget")])]),
+        ("metrics.k8s.io", [("v1beta1", [_resource("nodes", "NodeMetrics")])]),
+    ],
+}  # fmt: skip
+
+
+class FakeApiHandler(BaseHTTPRequestHandler):
+    server: FakeApiServer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        path, _, query = self.path.partition("?")
+        self.server.requests.append((self.path, self.headers.get("Accept", "")))
+        params = parse_qs(query)
+        if path == "/api/v1/namespaces/kube-system":
+            body: object = {"metadata": {"name": "kube-system", "uid": "uid-1"}}
+        elif path in DISCOVERY:
+            body = {"kind": "APIGroupDiscoveryList", "items": [
+                {"metadata": {"name": group}, "versions": [
+                    {"version": v, "resources": resources} for v, resources in versions]}
+                for group, versions in DISCOVERY[path]]}  # fmt: skip
+        elif path in self.server.failing:
+            self.send_response(500)
+            self.end_headers()
+            return
+        elif path in self.server.objects:
+            items = [{"metadata": m} for m in self.server.objects[path]]
+            # pages of two, the token needing URL encoding
+            start = int(params["continue"][0].removeprefix("a/b+=")) if "continue" in params else 0
+            more = {"continue": f"a/b+={start + 2}"} if start + 2 < len(items) else {}
+            body = {"kind": "PartialObjectMetadataList", "metadata": more,
+                    "items": items[start:start + 2] or None}  # fmt: skip
+        else:
+            self.send_response(404)
+            self.end_headers()
+            return
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def fake_api(tmp_path: Path) -> Iterator[tuple[FakeApiServer, dict[str, str]]]:
+    server = FakeApiServer(("127.0.0.1", 0), FakeApiHandler)
+    server.failing, server.requests = set(), []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    home = tmp_path / "home"
+    (home / ".kube").mkdir(parents=True)
+    (home / ".kube" / "config").write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: fake\n"
+        f"clusters: [{{name: fake, cluster: {{server: 'http://127.0.0.1:{server.server_port}'}}}}]\n"
+        "users: [{name: fake, user: {token: t}}]\n"
+        "contexts: [{name: fake, context: {cluster: fake, user: fake}}]\n"
+    )
+    try:
+        yield server, {"HOME": str(home), "PATH": "/nonexistent"}
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_inventory_lists_every_listable_type_as_metadata(
+    fake_api: tuple[FakeApiServer, dict[str, str]],
+) -> None:
+    server, env = fake_api
+    uid, lines = inventory.kube_lines(env)
+    assert uid == "uid-1"
+    assert lines == {
+        "kube v1 Pod default/web-0",
+        "kube v1 Pod default/web-1",
+        "kube v1 Pod default/web-2",  # on a second page of the list
+        "kube v1 Namespace default",
+        "kube v1 Namespace kube-system",
+        "kube apps/v1 Deployment default/web",
+        "kube example.com/v2 Widget team/w",  # the preferred version only
+    }  # events and metrics readings are not listed; bindings cannot be
+    lists = [(path, accept) for path, accept in server.requests if "limit=" in path]
+    assert all("as=PartialObjectMetadataList" in accept for _, accept in lists)
+    assert "/api/v1/pods?limit=500&continue=a%2Fb%2B%3D2" in [path for path, _ in lists]
+
+
+def test_a_listing_that_fails_after_the_page_is_a_leak(
+    fake_api: tuple[FakeApiServer, dict[str, str]],
+) -> None:
+    server, env = fake_api
+    before = inventory.take(env)
+    server.failing.add("/apis/apps/v1/deployments")
+    server.requests.clear()
+    [failed] = new_lines(before, inventory.take(env))
+    assert (
+        failed
+        == "kube listing failed: /apis/apps/v1/deployments: GET /apis/apps/v1/deployments?limit=500: HTTP 500 b''"
+    )
+    assert [p for p, _ in server.requests].count("/apis/apps/v1/deployments?limit=500") == 2
+
+
+def test_no_kubeconfig_or_no_cluster_is_no_inventory(tmp_path: Path) -> None:
+    assert inventory.kube_lines({"HOME": str(tmp_path)}) == ("", set())
+    config = tmp_path / "config"
+    config.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: gone\n"
+        "clusters: [{name: gone, cluster: {server: 'http://127.0.0.1:9'}}]\n"
+        "users: [{name: gone, user: {}}]\n"
+        "contexts: [{name: gone, context: {cluster: gone, user: gone}}]\n"
+    )
+    assert inventory.kube_lines({"KUBECONFIG": str(config)}) == ("", set())
 
 
 def test_url_shim_and_kind_shim_helpers() -> None:

@@ -15,18 +15,30 @@ A page's front matter ``keeps`` lists patterns (``fnmatch``, e.g. ``docker
 image sample-app:*``) of what it leaves on purpose. Anything else new after the
 page is a leak. Objects a clean-up deleted can take a moment to go (Pods of a
 deleted Deployment, a released volume): :func:`leaks` polls until they do.
+
+An inventory is taken before every page and at least once after it, so it is
+taken side by side and as little as it needs: the cluster's objects are listed
+as metadata only, several types at once, with the Kubernetes Python client (no
+kubectl process per inventory), beside the Docker listings. A listing that
+fails twice becomes a line of its own (``kube listing failed: ...``), so a
+check that could not see the cluster after a page, though it could before,
+fails the page instead of passing it.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import shutil
 import subprocess
 import time
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 MARKER = "K8SNOTES_PAGE_ID"
 """Environment variable every page shell carries; its processes are found by it."""
@@ -36,6 +48,18 @@ IGNORED_RESOURCES = {"events", "events.events.k8s.io"}
 
 IGNORED_GROUPS = {"metrics.k8s.io"}
 """API groups whose objects are readings, not things a page made."""
+
+LIST_THREADS = 8
+"""Types listed at once (each a request for its objects' metadata)."""
+
+DISCOVERY = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+"""Aggregated discovery: every group's versions and resources in one response (``/api``, ``/apis``)."""
+
+OBJECT_METADATA = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+"""A list of objects as their metadata only: all the inventory reads, a fraction of the bytes."""
+
+POLL_SECONDS = 0.5
+"""Pause between two inventories while :func:`leaks` waits for deletions to finish."""
 
 
 @dataclass(frozen=True)
@@ -57,47 +81,141 @@ def _run(args: list[str], env: Mapping[str, str], timeout: float = 60) -> str:
     return proc.stdout if proc.returncode == 0 else ""
 
 
+def _kubeconfig(env: Mapping[str, str]) -> str | None:
+    """The kubeconfig the shell's kubectl reads (``$KUBECONFIG``, else ``~/.kube/config``)."""
+    if value := env.get("KUBECONFIG"):
+        return value
+    if home := env.get("HOME"):
+        path = Path(home) / ".kube" / "config"
+        return str(path) if path.is_file() else None
+    return None
+
+
+def _client(env: Mapping[str, str]) -> Any:
+    """A client of the cluster the shell's current context names, or ``None``."""
+    from kubernetes import client, config
+
+    if (kubeconfig := _kubeconfig(env)) is None:
+        return None
+    settings = client.Configuration()
+    settings.connection_pool_maxsize = LIST_THREADS
+    try:
+        config.load_kube_config(
+            config_file=kubeconfig, client_configuration=settings, persist_config=False
+        )
+    except Exception:  # no such file, no current context, an invalid kubeconfig: no cluster
+        return None
+    return client.ApiClient(settings)
+
+
+def _get(api: Any, path: str, accept: str, timeout: float = 20) -> dict[str, Any]:
+    """``GET path`` as JSON; raises on an error status, a refused connection or a timeout."""
+    response = api.call_api(
+        "GET",
+        api.configuration.host + path,
+        header_params={"Accept": f"{accept},application/json"},
+        _request_timeout=timeout,
+    )
+    response.read()
+    if response.status != 200:
+        raise RuntimeError(f"GET {path}: HTTP {response.status} {response.data[:200]!r}")
+    return dict(json.loads(response.data))
+
+
+@dataclass(frozen=True)
+class ListableType:
+    """A resource type ``kubectl api-resources --verbs=list`` shows: its preferred version."""
+
+    path: str
+    """Where its objects are listed, across namespaces: ``/apis/apps/v1/deployments``."""
+    api_version: str
+    kind: str
+
+
+def listable_types(api: Any) -> list[ListableType]:
+    """Every listable type at its preferred version, from the aggregated discovery documents."""
+    types = []
+    for root in ("/api", "/apis"):
+        groups = _get(api, root, DISCOVERY)
+        if groups.get("kind") != "APIGroupDiscoveryList":
+            raise RuntimeError(f"GET {root}: no aggregated discovery (Kubernetes 1.30 or later)")
+        for group in groups.get("items", []):
+            name = group.get("metadata", {}).get("name", "")
+            if name in IGNORED_GROUPS or not group.get("versions"):
+                continue
+            preferred = group["versions"][0]  # the versions come in order of preference
+            version = preferred["version"]
+            api_version = f"{name}/{version}" if name else version
+            for resource in preferred.get("resources", []):
+                plural = resource["resource"]
+                qualified = f"{plural}.{name}" if name else plural
+                if "list" not in resource.get("verbs", []) or qualified in IGNORED_RESOURCES:
+                    continue
+                types.append(
+                    ListableType(
+                        f"{root}/{name}/{version}/{plural}"
+                        if name
+                        else f"{root}/{version}/{plural}",
+                        api_version,
+                        resource["responseKind"]["kind"],
+                    )
+                )
+    return types
+
+
+def _object_lines(api: Any, kind: ListableType) -> set[str]:
+    """One line per object of ``kind``; a listing that fails twice is a line saying so."""
+    lines: set[str] = set()
+    cont = ""
+    while True:
+        query = f"?limit=500&continue={quote(cont, safe='')}" if cont else "?limit=500"
+        for attempt in range(2):
+            try:
+                page = _get(api, kind.path + query, OBJECT_METADATA, timeout=60)
+                break
+            except Exception as exc:
+                if "HTTP 404" in str(exc):  # the type went away (its CRD was deleted): nothing
+                    return lines
+                if attempt:
+                    why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+                    return {f"kube listing failed: {kind.path}: {why}"}
+        for item in page.get("items") or []:
+            meta = item.get("metadata", {})
+            where = f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]
+            lines.add(f"kube {kind.api_version} {kind.kind} {where}")
+        cont = page.get("metadata", {}).get("continue", "")
+        if not cont:
+            return lines
+
+
 def kube_lines(env: Mapping[str, str]) -> tuple[str, set[str]]:
-    """The cluster's identity and one line per object, through the shell's own kubeconfig."""
-    if not shutil.which("kubectl", path=env.get("PATH")):
+    """The cluster's identity and one line per object, through the shell's own kubeconfig.
+
+    Each listable type's objects are listed as metadata only, :data:`LIST_THREADS`
+    at a time, with the Kubernetes Python client (no kubectl process each time).
+    """
+    api = _client(env)
+    if api is None:
         return "", set()
-    uid = _run(
-        ["kubectl", "get", "namespace", "kube-system", "-o", "jsonpath={.metadata.uid}",
-         "--request-timeout=10s"],
-        env, timeout=20,
-    ).strip()  # fmt: skip
-    if not uid:
-        return "", set()
-    types = [
-        t
-        for t in _run(["kubectl", "api-resources", "--verbs=list", "-o", "name"], env).split()
-        if t not in IGNORED_RESOURCES and t.partition(".")[2] not in IGNORED_GROUPS
-    ]
-    if not types:
-        return uid, set()
-    out = _run(
-        ["kubectl", "get", ",".join(types), "--all-namespaces", "--no-headers",
-         "--ignore-not-found", "-o",
-         "custom-columns=V:.apiVersion,K:.kind,NS:.metadata.namespace,N:.metadata.name"],
-        env, timeout=120,
-    )  # fmt: skip
-    lines = set()
-    for row in out.splitlines():
-        parts = row.split()
-        if len(parts) != 4:
-            continue
-        version, kind, namespace, name = parts
-        where = name if namespace == "<none>" else f"{namespace}/{name}"
-        lines.add(f"kube {version} {kind} {where}")
-    return uid, lines
+    with api:
+        try:
+            kube_system = _get(api, "/api/v1/namespaces/kube-system", "application/json", 10)
+            uid = str(kube_system["metadata"]["uid"])
+        except Exception:  # no cluster there (deleted, not yet made, unreachable)
+            return "", set()
+        try:
+            types = listable_types(api)
+        except Exception as exc:
+            return uid, {f"kube listing failed: discovery: {str(exc)[:200]}"}
+        with ThreadPoolExecutor(LIST_THREADS) as pool:
+            return uid, set().union(*pool.map(lambda kind: _object_lines(api, kind), types))
 
 
 def docker_lines(env: Mapping[str, str]) -> set[str]:
     """Containers, images, networks and volumes of the Docker engine the shell talks to."""
     if not shutil.which("docker", path=env.get("PATH")):
         return set()
-    lines = set()
-    for what, args in (
+    listings = (
         ("container", ["docker", "ps", "-a", "--format", "{{.Names}}"]),
         ("image", ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"]),
         ("network", ["docker", "network", "ls", "--format", "{{.Name}}"]),
@@ -107,8 +225,14 @@ def docker_lines(env: Mapping[str, str]) -> set[str]:
             "volume",
             ["docker", "volume", "ls", "--filter", "dangling=true", "--format", "{{.Name}}"],
         ),
-    ):
-        lines |= {f"docker {what} {name}" for name in _run(args, env).split()}
+    )
+    with ThreadPoolExecutor(len(listings)) as pool:
+        outputs = pool.map(lambda listing: _run(listing[1], env), listings)
+        lines = {
+            f"docker {what} {name}"
+            for (what, _), out in zip(listings, outputs, strict=True)
+            for name in out.split()
+        }
     lines.discard("docker image <none>:<none>")
     return lines
 
@@ -158,8 +282,13 @@ def process_lines(page_id: str) -> set[str]:
 
 def take(env: Mapping[str, str], page_id: str = "") -> Inventory:
     """The inventory now, as the page's shell (``env``) sees the cluster and Docker."""
-    cluster, kube = kube_lines(env)
-    lines = kube | docker_lines(env) | (process_lines(page_id) if page_id else set())
+    # The processes first: the listings below run with the page's environment, marker too.
+    processes = process_lines(page_id) if page_id else set()
+    with ThreadPoolExecutor(2) as pool:
+        kube = pool.submit(kube_lines, env)
+        docker = pool.submit(docker_lines, env)
+        cluster, objects = kube.result()
+        lines = objects | docker.result() | processes
     return Inventory(frozenset(lines), cluster)
 
 
@@ -191,4 +320,4 @@ def leaks(
         left = new_lines(before, take(env, page_id), keeps)
         if not left or time.monotonic() >= deadline:
             return left
-        time.sleep(2)
+        time.sleep(POLL_SECONDS)
