@@ -19,9 +19,7 @@ Docker engine: do not run anything else with Docker meanwhile.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
-import io
 import json
 import os
 import re
@@ -83,10 +81,8 @@ def one_run(kind: str, index: int) -> dict[str, object]:
         meter.stop()
         (work / "run.log").write_text(proc.stdout + proc.stderr)
         summaries = SUMMARY.findall(proc.stdout)
-        pages = io.StringIO()
-        if (work / "junit.xml").exists():
-            with contextlib.redirect_stdout(pages):
-                report(work / "junit.xml", seconds, meter, whole_site=False)
+        junit = work / "junit.xml"
+        pages = report(junit, seconds, meter, whole_site=False) if junit.exists() else []
         return {
             "kind": kind,
             "index": index,
@@ -95,7 +91,7 @@ def one_run(kind: str, index: int) -> dict[str, object]:
             "seconds": round(seconds, 1),
             "pytest": summaries[-1] if summaries else "",
             "setup": setup_steps(proc.stderr),
-            "pages": pages.getvalue().splitlines(),
+            "pages": pages,
             "log": str(work / "run.log"),
         }
     finally:

@@ -146,41 +146,43 @@ def page_needs(pages: list[str]) -> dict[str, list[str]]:
     return {p: list(page_settings(ROOT / "docs" / p).needs) for p in pages}
 
 
-def report(junit: Path, wall: float, meter: CpuMeter, whole_site: bool) -> None:
-    """Print the pages' figures from a junit report: floors, CPU, overhead, slowest pages."""
+def report(junit: Path, wall: float, meter: CpuMeter, whole_site: bool) -> list[str]:
+    """The pages' figures from a junit report, as lines: floors, CPU, overhead, slowest pages."""
+    lines: list[str] = []
     times = page_times(junit)
     own = {p: t.own for p, t in times.items()}
     chain = longest_chain(page_needs(list(own)), own)
     total_own = sum(own.values())
     total_commands = sum(t.commands for t in times.values())
     cores = os.cpu_count() or 1
-    print(f"pages: {len(times)}; their own time summed: {total_own:.1f} s")
-    print(
+    lines.append(f"pages: {len(times)}; their own time summed: {total_own:.1f} s")
+    lines.append(
         f"floor, longest chain of needs: {sum(own[p] for p in chain):.1f} s ({' -> '.join(chain)})"
     )
     if times:
         longest = max(times, key=lambda p: times[p].commands)
-        print(f"floor, longest page's commands: {times[longest].commands:.1f} s ({longest})")
-    print(
+        lines.append(f"floor, longest page's commands: {times[longest].commands:.1f} s ({longest})")
+    lines.append(
         f"CPU: {meter.used:.0f} core-s in {wall:.0f} s ({meter.used / wall:.2f} of {cores} cores"
         f" on average, busiest 10 s {meter.peak_busy:.2f})"
     )
     if meter.containers is not None:
-        print(
+        lines.append(
             f"  of which the containers (kind nodes): {meter.containers:.0f} core-s;"
             f" the rest (kubectl, the runner, Docker): {meter.used - meter.containers:.0f} core-s"
         )
-    print(f"floor, CPU: {meter.used / cores:.1f} s (core-seconds / {cores} cores)")
+    lines.append(f"floor, CPU: {meter.used / cores:.1f} s (core-seconds / {cores} cores)")
     if total_commands:
-        print(
+        lines.append(
             f"overhead: pages' own time / their commands' time = {total_own:.1f} / "
             f"{total_commands:.1f} = {total_own / total_commands:.2f} (target <= 1.1)"
         )
-    print("slowest pages (own time, commands):")
+    lines.append("slowest pages (own time, commands):")
     for page in sorted(times, key=lambda p: -times[p].own)[:8]:
-        print(f"  {times[page].own:6.1f} s  {times[page].commands:6.1f} s  {page}")
+        lines.append(f"  {times[page].own:6.1f} s  {times[page].commands:6.1f} s  {page}")
     if whole_site:  # the target is for the whole site
-        print(f"target: wall < 120 s: {'met' if wall < 120 else 'missed'}")
+        lines.append(f"target: wall < 120 s: {'met' if wall < 120 else 'missed'}")
+    return lines
 
 
 def run(workers: int, machines: int, pages: list[str]) -> int:
@@ -198,7 +200,8 @@ def run(workers: int, machines: int, pages: list[str]) -> int:
     meter.stop()
     summary = re.findall(r"^=* ?(\d+ (?:passed|failed|error).*) in [\d.]+s", proc.stdout, re.M)
     print(f"wall: {wall:.1f} s  ({summary[-1] if summary else proc.stderr[-300:]})")
-    report(junit, wall, meter, whole_site=not pages)
+    for line in report(junit, wall, meter, whole_site=not pages):
+        print(line)
     return proc.returncode
 
 

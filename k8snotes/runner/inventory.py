@@ -108,6 +108,14 @@ def _client(env: Mapping[str, str]) -> Any:
     return client.ApiClient(settings)
 
 
+class ApiError(RuntimeError):
+    """The API server answered with an error status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 def _get(api: Any, path: str, accept: str, timeout: float = 20) -> dict[str, Any]:
     """``GET path`` as JSON; raises on an error status, a refused connection or a timeout."""
     response = api.call_api(
@@ -118,7 +126,9 @@ def _get(api: Any, path: str, accept: str, timeout: float = 20) -> dict[str, Any
     )
     response.read()
     if response.status != 200:
-        raise RuntimeError(f"GET {path}: HTTP {response.status} {response.data[:200]!r}")
+        raise ApiError(
+            response.status, f"GET {path}: HTTP {response.status} {response.data[:200]!r}"
+        )
     return dict(json.loads(response.data))
 
 
@@ -151,15 +161,8 @@ def listable_types(api: Any) -> list[ListableType]:
                 qualified = f"{plural}.{name}" if name else plural
                 if "list" not in resource.get("verbs", []) or qualified in IGNORED_RESOURCES:
                     continue
-                types.append(
-                    ListableType(
-                        f"{root}/{name}/{version}/{plural}"
-                        if name
-                        else f"{root}/{version}/{plural}",
-                        api_version,
-                        resource["responseKind"]["kind"],
-                    )
-                )
+                kind = resource["responseKind"]["kind"]
+                types.append(ListableType(f"{root}/{api_version}/{plural}", api_version, kind))
     return types
 
 
@@ -174,7 +177,7 @@ def _object_lines(api: Any, kind: ListableType) -> set[str]:
                 page = _get(api, kind.path + query, OBJECT_METADATA, timeout=60)
                 break
             except Exception as exc:
-                if "HTTP 404" in str(exc):  # the type went away (its CRD was deleted): nothing
+                if isinstance(exc, ApiError) and exc.status == 404:  # its CRD was deleted
                     return lines
                 if attempt:
                     why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
