@@ -38,7 +38,7 @@ lint: setup
 	$(BIN)/ruff format --check k8snotes tests hooks benchmarks
 
 lock:
-	$(BIN)/uv pip compile pyproject.toml --extra dev --extra browser --extra zensical --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra site --extra dev --extra browser --extra zensical --python-version 3.11 -o requirements.lock
 
 clean:
 	rm -rf site .pytest_cache
