@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from k8snotes.runner.kindshim import rewrite
@@ -60,3 +63,23 @@ def test_free_host_port_is_kept(tmp_path: Path) -> None:
     config.write_text(CONFIG.format(port=free))
     args, notes = rewrite(["create", "cluster", "--config", str(config)], "", tmp_path)
     assert args == ["create", "cluster", "--config", str(config)] and notes == []
+
+
+def test_a_kind_that_hangs_is_stopped_at_the_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from k8snotes.runner import kindshim
+
+    fake = tmp_path / "bin" / "kind"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nexec sleep 300\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    monkeypatch.setenv("K8SNOTES_SHIM_DIR", str(tmp_path / "shim"))
+    monkeypatch.delenv("K8SNOTES_NOTES", raising=False)
+    monkeypatch.delenv("K8SNOTES_CREATED_CLUSTERS", raising=False)
+    monkeypatch.setattr(kindshim, "KIND_TIMEOUT", 1.0)
+    start = time.monotonic()
+    assert kindshim.main(["create", "cluster", "--name", "slow"]) == 124
+    assert time.monotonic() - start < 30
+    assert "did not finish within 1 s" in capsys.readouterr().err

@@ -40,6 +40,12 @@ BASE_IMAGE = f"debian:{versions.DEBIAN_SUITE}-slim"
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
+DOCKER_TIMEOUT = 300.0
+"""Seconds a :func:`docker` call may take unless it says otherwise (``ps``, ``inspect``...)."""
+
+TRANSFER_TIMEOUT = 1800.0
+"""Seconds for a docker call that moves a whole image (``save``, ``load``, ``import``)."""
+
 
 class DockerError(RuntimeError):
     """The engine could not be started, stopped or used."""
@@ -76,15 +82,24 @@ def log_file() -> Path:
     return _folder() / "dockerd.log"
 
 
-def docker(*args: str, check: bool = True, timeout: float | None = None, **kw: object) -> str:
-    """Run ``docker ARGS`` and return stdout; raise :class:`DockerError` on failure."""
-    proc = subprocess.run(
-        ["docker", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        **kw,  # type: ignore[call-overload]
-    )
+def docker(*args: str, check: bool = True, timeout: float = DOCKER_TIMEOUT, **kw: object) -> str:
+    """Run ``docker ARGS`` and return stdout; raise :class:`DockerError` on failure.
+
+    A call that outlives ``timeout`` seconds is killed and raises :class:`DockerError`
+    too (``check`` or not).
+    """
+    try:
+        proc = subprocess.run(
+            ["docker", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            **kw,  # type: ignore[call-overload]
+        )
+    except subprocess.TimeoutExpired:
+        raise DockerError(
+            f"docker {' '.join(args)} did not finish within {timeout:.0f} s"
+        ) from None
     if check and proc.returncode != 0:
         raise DockerError(
             f"docker {' '.join(args)} failed ({proc.returncode}): {proc.stderr[-2000:]}"
@@ -447,5 +462,12 @@ def ensure_base_image() -> str:
         if not tarball.exists():
             build_base_tarball(tarball)
         with step(f"importing {BASE_IMAGE}"):
-            docker("import", "--change", 'CMD ["bash"]', str(tarball), BASE_IMAGE)
+            docker(
+                "import",
+                "--change",
+                'CMD ["bash"]',
+                str(tarball),
+                BASE_IMAGE,
+                timeout=TRANSFER_TIMEOUT,
+            )
     return BASE_IMAGE

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from k8snotes import paths
-from k8snotes.provision.docker import DockerError, docker
+from k8snotes.provision.docker import TRANSFER_TIMEOUT, DockerError, docker
 
 Content = str | bytes | Path
 """A file of a build context: text, bytes, or a file to copy (mode kept)."""
@@ -93,7 +93,7 @@ def build_image(
 def save(images: list[str], dest: Path) -> Path:
     """``docker save`` several images into one archive."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    docker("save", "-o", str(dest), *images)
+    docker("save", "-o", str(dest), *images, timeout=TRANSFER_TIMEOUT)
     return dest
 
 

@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -404,10 +405,23 @@ def _save_cache(key: str) -> Path:
     with step(f"saving {NODE_IMAGE} to the cache"):
         with part.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as gz:
             proc = subprocess.Popen(["docker", "save", NODE_IMAGE], stdout=subprocess.PIPE)
-            assert proc.stdout is not None
-            shutil.copyfileobj(proc.stdout, gz, 1 << 20)
-            if proc.wait() != 0:
-                raise docker.DockerError(f"docker save {NODE_IMAGE} failed")
+            # The read blocks as long as docker save does: a timer kills it at the bound.
+            started = time.monotonic()
+            watchdog = threading.Timer(docker.TRANSFER_TIMEOUT, proc.kill)
+            watchdog.start()
+            try:
+                assert proc.stdout is not None
+                shutil.copyfileobj(proc.stdout, gz, 1 << 20)
+                code = proc.wait(timeout=docker.TRANSFER_TIMEOUT)
+            finally:
+                watchdog.cancel()
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(timeout=10)
+            if code != 0:
+                late = time.monotonic() - started >= docker.TRANSFER_TIMEOUT
+                why = f"stopped after {docker.TRANSFER_TIMEOUT:.0f} s" if late else f"exit {code}"
+                raise docker.DockerError(f"docker save {NODE_IMAGE} failed ({why})")
     part.rename(dest)
     for old in dest.parent.glob("*.tar.gz"):
         if old != dest:
@@ -455,7 +469,7 @@ def ensure_node_image(*, allow_pull: bool = True) -> str:
         archive = cached_archive(key)
         if archive.exists():
             with step(f"loading {NODE_IMAGE} from {archive.name}"):
-                docker.docker("load", "-i", str(archive))
+                docker.docker("load", "-i", str(archive), timeout=docker.TRANSFER_TIMEOUT)
             return NODE_IMAGE
         start = time.monotonic()
         build_node_image(key, base, specs)

@@ -31,6 +31,9 @@ from pathlib import Path
 
 import yaml
 
+KIND_TIMEOUT = 900.0
+"""Seconds ``kind create cluster`` may take here; then it is killed and the shim exits 124."""
+
 
 def port_taken(port: int) -> bool:
     """True when something listens on ``port`` on any host address."""
@@ -120,7 +123,11 @@ def main(argv: list[str]) -> int:
     args, notes = rewrite(argv, os.environ.get("K8SNOTES_KIND_IMAGE", ""), workdir)
     for note in notes:
         _note(note)
-    code = subprocess.call(["kind", *args])
+    try:
+        code = subprocess.call(["kind", *args], timeout=KIND_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        _note(f"kind {' '.join(args)} did not finish within {KIND_TIMEOUT:.0f} s: stopped")
+        return 124
     if code != 0 or args[:2] != ["create", "cluster"]:
         return code
     name = cluster_name(args)
