@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from k8snotes.cluster.base import Capability, ClusterInfo
+from k8snotes.lifecycle import Resources, interrupted, terminate_gracefully
 from k8snotes.markdown import Block, PageError, parse_page
 from k8snotes.markdown.frontmatter import PageSettings, page_settings
 from k8snotes.markdown.includes import Includes
@@ -157,7 +158,11 @@ def pytest_configure(config: pytest.Config) -> None:
         return  # opt-in: collect nothing, read no file
     if not hasattr(config, "workerinput"):
         os.environ.setdefault(RUN_ID_ENV, uuid.uuid4().hex[:8])
-    config.stash[_STATE] = _RunState(config)
+    state = config.stash[_STATE] = _RunState(config)
+    # SIGTERM unwinds as Ctrl-C does: pytest's teardowns, then the run's resources.
+    state.undo_signals = terminate_gracefully()
+    if not hasattr(config, "workerinput"):
+        state.hold_run_resources()
     config.pluginmanager.register(config.stash[_STATE].recorder, f"k8snotes-recorder-{id(config)}")
     capture = config.pluginmanager.getplugin("capturemanager")
     if capture is not None:  # a bring-up inside a test shows its progress as it happens
@@ -176,6 +181,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         from k8snotes import progress
 
         progress.let_through(nullcontext)
+        config.stash[_STATE].undo_signals()
 
 
 def _add_needed_pages(config: pytest.Config) -> None:
@@ -222,6 +228,38 @@ class _RunState:
         self.recorder = _Recorder()
         self.bringup_error: str | None = None
         """The first bring-up error (reader machine or cluster), raised for every later page."""
+        self.resources = Resources("the run")
+        """What this process acquired for the run, released in reverse when its session ends."""
+        self.undo_signals: Any = lambda: None
+
+    def hold_run_resources(self) -> None:
+        """On the controller: release at the end what any process of the run may start.
+
+        The suite's cluster (namespace mode) and the Docker engine are shared by
+        the run's workers, so the controller releases them, once all workers are
+        done; each release checks that this run made what it releases.
+        """
+
+        def release_engine() -> None:
+            from k8snotes.runner.environment import release_environment
+
+            release_environment(self.run_id)
+
+        def release_suite_cluster() -> None:
+            from k8snotes.cluster.registry import release_cluster
+
+            try:
+                backend = self.backend()
+            except ValueError:
+                return
+            release_cluster(backend, self.run_id)
+
+        self.resources.acquire("the Docker engine, if this run started it", release_engine)
+        self.resources.acquire("the suite's cluster, if this run made it", release_suite_cluster)
+        if self.reader_mode and self.machines > 1:
+            from k8snotes.runner.machines import restore_host
+
+            self.resources.acquire("the host settings the machines changed", restore_host)
 
     @functools.cached_property
     def reader_mode(self) -> bool:
@@ -268,14 +306,14 @@ class _RunState:
 
                     other = machines.Machine(machine)
                     machines.raise_inotify_limit()
+                    self.resources.acquire(f"reader's machine {machine}", other.stop)
                     other.start()
                     other.enter()
                 reader = ReaderRun(self.run_id, other)
+                self.resources.acquire("the reader's kind clusters and containers", reader.release)
                 self.capabilities, self.env = reader.prepare()
             except Exception as exc:
-                self.bringup_error = str(exc)
-                if other is not None:
-                    other.stop()
+                self.bringup_error = f"{type(exc).__name__}: {exc}"
                 raise
             self.reader = reader
         return self.reader
@@ -343,6 +381,8 @@ class MarkdownPage(pytest.File):
     """A page: its blocks are its tests, run in order in one session."""
 
     session_obj: PageSession | None = None
+    setup_error: str | None = None
+    """Why the page's session could not be opened: every block of the page reports it."""
     settings: PageSettings = PageSettings()
     fingerprint: str = ""
     machine: int = 1
@@ -395,50 +435,86 @@ class MarkdownPage(pytest.File):
         self.items = items
         return items
 
-    def page_session(self, cluster: ClusterInfo | None = None) -> PageSession:
-        """The page's session, made by its first block (``cluster``: the ``k8s_cluster`` fixture's)."""
-        if self.session_obj is None:
-            state = self.config.stash[_STATE]
-            rel = self.path.relative_to(state.root)
-            from k8snotes.runner.environment import page_prelude
+    def open_session(self, cluster: ClusterInfo | None = None) -> PageSession:
+        """The page's session, opened in its first block's set-up phase.
 
-            update = bool(self.config.getoption("--k8snotes-update"))
-            if state.reader_mode:
-                reader = state.ensure_reader(self.machine)
-                self.session_obj = PageSession(
-                    rel, state.root, None, state.capabilities, state.env, page_prelude(),
-                    home=reader.home, update_outputs=update,
-                )  # fmt: skip
-            else:
-                cluster = cluster or state.ensure_cluster()
-                state.use_cluster(cluster)
-                self.session_obj = PageSession(
-                    rel, state.root, cluster, state.capabilities, state.env, page_prelude(cluster),
-                    update_outputs=update,
-                )  # fmt: skip
+        ``cluster`` is the ``k8s_cluster`` fixture's (namespace mode). A failure
+        here (the reader's machine, the cluster, the page's namespace) is an
+        error of the set-up of each of the page's blocks, never a block's
+        failure; it is raised once per block, not retried.
+        """
+        if self.setup_error is not None:
+            raise PageSetupError(self.setup_error)
+        if self.session_obj is None:
+            try:
+                self.session_obj = self._open_session(cluster)
+            except Exception as exc:
+                page = self.path.relative_to(self.config.stash[_STATE].root)
+                self.setup_error = (
+                    f"{page}: the page could not be set up: {type(exc).__name__}: {exc}"
+                )
+                raise PageSetupError(self.setup_error) from exc
         return self.session_obj
 
+    def _open_session(self, cluster: ClusterInfo | None) -> PageSession:
+        state = self.config.stash[_STATE]
+        rel = self.path.relative_to(state.root)
+        from k8snotes.runner.environment import page_prelude
+
+        update = bool(self.config.getoption("--k8snotes-update"))
+        if state.reader_mode:
+            reader = state.ensure_reader(self.machine)
+            return PageSession(
+                rel, state.root, None, state.capabilities, state.env, page_prelude(),
+                home=reader.home, update_outputs=update,
+            )  # fmt: skip
+        cluster = cluster or state.ensure_cluster()
+        state.use_cluster(cluster)
+        return PageSession(
+            rel, state.root, cluster, state.capabilities, state.env, page_prelude(cluster),
+            update_outputs=update,
+        )  # fmt: skip
+
     def teardown(self) -> None:
+        """Close the page's session, check what it left, write ``--k8snotes-update``'s changes.
+
+        Each step runs whatever the one before it raised. After an interrupt
+        (Ctrl-C, SIGTERM) the leak check is left out: the page's own clean-up
+        never ran, and the run's release deletes what the pages made.
+        """
+        self.setup_error = None
         if self.session_obj is None:
             return
         session, self.session_obj = self.session_obj, None
+        problems: list[str] = []
+        try:
+            problems += session.close()
+        except Exception as exc:
+            problems.append(f"closing the page's session: {type(exc).__name__}: {exc}")
+        if not interrupted():
+            try:
+                left = session.leaks(self.settings.keeps)
+            except Exception as exc:
+                left = [f"the leak check could not look: {type(exc).__name__}: {exc}"]
+            if left:
+                problems.append(
+                    "the page left behind what its clean-up did not mean to keep "
+                    "(front matter keeps: "
+                    + (", ".join(self.settings.keeps) or "nothing")
+                    + "):\n  "
+                    + "\n  ".join(left)
+                )
         if session.updates:
             from k8snotes.runner.update import apply_updates
 
             for line in apply_updates(session.updates):
                 self.warn(pytest.PytestWarning(f"--k8snotes-update: {line}"))
-        problems = session.close()
-        left = session.leaks(self.settings.keeps)
-        if left:
-            problems.append(
-                "the page left behind what its clean-up did not mean to keep "
-                "(front matter keeps: "
-                + (", ".join(self.settings.keeps) or "nothing")
-                + "):\n  "
-                + "\n  ".join(left)
-            )
         if problems:
             raise BlockFailure(f"{session.page}: clean-up failed:\n" + "\n".join(problems))
+
+
+class PageSetupError(RuntimeError):
+    """The page's session could not be opened (raised again for each of its blocks)."""
 
 
 def _wants_cluster(k8s_cluster: ClusterInfo) -> None:
@@ -484,17 +560,23 @@ class BlockItem(pytest.Item):
         self.fixturenames = self._fixtureinfo.names_closure
 
     def setup(self) -> None:
+        """Fill the fixtures, then open the page's session (the first block of a page does)."""
         from _pytest.fixtures import TopRequest
 
         self._request = TopRequest(self, _ispytest=True)  # type: ignore[arg-type]
         self._request._fillfixtures()
+        page: MarkdownPage = self.parent  # type: ignore[assignment]
+        try:
+            page.open_session(self.funcargs.get("k8s_cluster"))
+        except PageSetupError as exc:
+            pytest.fail(str(exc), pytrace=False)  # an error of this block's set-up phase
 
     def runtest(self) -> None:
         page: MarkdownPage = self.parent  # type: ignore[assignment]
         self.user_properties.append(("page", _docs_name(page)))
         if page.copy_of is not None:
             self.user_properties.append(("machine", page.machine))
-        session = page.page_session(self.funcargs.get("k8s_cluster"))
+        session = page.open_session(self.funcargs.get("k8s_cluster"))
         self.user_properties.append(("backend", session.backend))
         self.user_properties.append(("language", self.block.language))
         updates = len(session.updates)
@@ -514,7 +596,7 @@ class BlockItem(pytest.Item):
         self.user_properties.append(("pods", "real" if session.real_pods else "simulated"))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        if isinstance(excinfo.value, BlockFailure):
+        if isinstance(excinfo.value, BlockFailure | PageSetupError):
             return str(excinfo.value)
         return super().repr_failure(excinfo)  # type: ignore[return-value]
 
@@ -914,34 +996,39 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             terminalreporter.write_line("  " + Machine(index).describe())
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Any:
+    """After pytest's own teardowns (pages, fixtures), release what the run acquired.
+
+    A wrapper, so the release runs even when a teardown raised or the run was
+    interrupted; each release runs even when one before it failed.
+    """
     config = session.config
     state = config.stash.get(_STATE, None)
-    if state is not None and not config.getoption("--collect-only"):
-        _record_green(session, state.recorder)
-    if state is None or config.getoption("--k8snotes-keep"):
-        return
-    if state.reader is not None:  # on the process that ran the pages
-        left = state.reader.release()
-        if left:
-            # Said where the run's output shows it: pages should delete what they make.
-            print(f"\n[k8snotes] deleted what the pages left at the end of the run: {left}")
-    if hasattr(config, "workerinput"):
-        return
-    if state.reader_mode and state.machines > 1:
-        from k8snotes.runner.machines import restore_host
-
-        restore_host()
-    _record_durations(state.recorder)
-    from k8snotes.cluster.registry import release_cluster
-    from k8snotes.runner.environment import release_environment
-
     try:
-        backend = state.backend()
-    except ValueError:
+        return (yield)
+    finally:
+        if state is not None:
+            _finish_run(session, state)
+
+
+def _finish_run(session: pytest.Session, state: _RunState) -> None:
+    config = session.config
+    if not config.getoption("--collect-only") and not interrupted():
+        _record_green(session, state.recorder)
+        if not hasattr(config, "workerinput"):
+            _record_durations(state.recorder)
+    if config.getoption("--k8snotes-keep"):
         return
-    release_cluster(backend, state.run_id)
-    release_environment(state.run_id)
+    problems = state.resources.close()
+    if state.reader is not None and state.reader.left:
+        # Said where the run's output shows it: pages should delete what they make.
+        print(
+            f"\n[k8snotes] deleted what the pages left at the end of the run: {state.reader.left}"
+        )
+    if problems:
+        print("\n[k8snotes] the run's clean-up failed:\n  " + "\n  ".join(problems))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 __all__ = ["BlockItem", "Capability", "MarkdownPage", "block_summary"]

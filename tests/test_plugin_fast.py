@@ -143,3 +143,82 @@ def test_each_block_records_the_seconds_its_commands_ran(project: pytest.Pyteste
     assert len(ran) == 2
     assert 0.6 <= float(ran[0]) < 5  # the sleep, and bash around it
     assert 0 < float(ran[1]) < float(ran[0])
+
+
+def test_an_unexpected_error_in_a_block_stops_the_page_and_its_clean_up_runs(
+    project: pytest.Pytester,
+) -> None:
+    """Fail closed: not only a BlockFailure leaves the page in a state its next block cannot trust."""
+    project.makeconftest(FAKE_CLUSTER + RUNNER_BUG)
+    page(
+        project,
+        "# P\n\n```bash\necho first\n```\n\n```bash\necho second\n```\n\n"
+        "## Clean up\n\n```bash\necho cleaned\n```\n",
+    )
+    result = project.runpytest("-p", "no:cacheprovider", "-rs")
+    result.assert_outcomes(failed=1, skipped=1, passed=1)
+    result.stdout.fnmatch_lines(["*RuntimeError: a bug in the runner*"])
+    result.stdout.fnmatch_lines(["*an earlier block of this page failed (docs/page.md:3)*"])
+
+
+RUNNER_BUG = """
+from k8snotes.runner import session
+
+_check = session.PageSession._check
+
+
+calls = []
+
+
+@pytest.fixture(autouse=True)
+def runner_bug(monkeypatch):
+    def check_once_broken(self, *args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise RuntimeError("a bug in the runner")
+        return _check(self, *args)
+
+    monkeypatch.setattr(session.PageSession, "_check", check_once_broken)
+"""
+
+
+BROKEN_BRING_UP = """
+import pytest
+
+from k8snotes.cluster.base import ClusterInfo
+from k8snotes.runner import session
+
+
+@pytest.fixture(scope="session")
+def k8s_cluster():
+    return ClusterInfo("fake", "fake", "", "", [], False)
+
+
+def _no_session(*args, **kwargs):
+    raise RuntimeError("the page's namespace could not be made")
+
+
+@pytest.fixture(autouse=True)
+def broken(monkeypatch):
+    monkeypatch.setattr(session.PageSession, "__init__", _no_session)
+"""
+
+
+def test_a_page_whose_session_cannot_open_is_an_error_of_its_blocks_not_a_failure(
+    project: pytest.Pytester,
+) -> None:
+    """A bring-up that fails is reported in the set-up phase, once per block, never retried."""
+    project.makeconftest(BROKEN_BRING_UP)
+    page(project, "# P\n\n```bash\necho one\n```\n\n```bash\necho two\n```\n")
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of docs/page.md:3 [[]bash[]]*",
+            "docs/page.md: the page could not be set up: RuntimeError: "
+            "the page's namespace could not be made",
+            "*ERROR at setup of docs/page.md:7 [[]bash[]]*",
+            "docs/page.md: the page could not be set up: RuntimeError: "
+            "the page's namespace could not be made",
+        ]
+    )

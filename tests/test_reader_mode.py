@@ -204,13 +204,26 @@ def test_a_listing_that_fails_after_the_page_is_a_leak(
     [failed] = new_lines(before, inventory.take(env))
     assert (
         failed
-        == "kube listing failed: /apis/apps/v1/deployments: GET /apis/apps/v1/deployments?limit=500: HTTP 500 b''"
+        == "could not look: /apis/apps/v1/deployments: GET /apis/apps/v1/deployments?limit=500: HTTP 500 b''"
     )
     assert [p for p, _ in server.requests].count("/apis/apps/v1/deployments?limit=500") == 2
 
 
-def test_no_kubeconfig_or_no_cluster_is_no_inventory(tmp_path: Path) -> None:
+def test_no_kubeconfig_or_no_current_context_is_no_inventory(tmp_path: Path) -> None:
     assert inventory.kube_lines({"HOME": str(tmp_path)}) == ("", set())
+    config = tmp_path / "config"
+    config.write_text(  # what kind delete cluster leaves: no current context
+        "apiVersion: v1\nkind: Config\ncurrent-context: ''\nclusters: []\nusers: []\ncontexts: []\n"
+    )
+    assert inventory.kube_lines({"KUBECONFIG": str(config)}) == ("", set())
+
+
+def test_an_api_server_that_does_not_answer_fails_the_page(
+    tmp_path: Path, fake_api: tuple[FakeApiServer, dict[str, str]]
+) -> None:
+    """Fail closed: a cluster the check cannot reach after the page is not a clean cluster."""
+    _, env = fake_api
+    before = inventory.take(env)
     config = tmp_path / "config"
     config.write_text(
         "apiVersion: v1\nkind: Config\ncurrent-context: gone\n"
@@ -218,7 +231,21 @@ def test_no_kubeconfig_or_no_cluster_is_no_inventory(tmp_path: Path) -> None:
         "users: [{name: gone, user: {}}]\n"
         "contexts: [{name: gone, context: {cluster: gone, user: gone}}]\n"
     )
-    assert inventory.kube_lines({"KUBECONFIG": str(config)}) == ("", set())
+    after = inventory.take({**env, "KUBECONFIG": str(config)})
+    [blind] = new_lines(before, after)
+    assert blind.startswith("could not look: the API server of the current context: ")
+    # Blind before the page: the page fails too, even when the same line comes after it.
+    assert new_lines(after, after) == [f"before the page, {blind}", blind]
+
+
+def test_a_docker_listing_that_fails_is_a_line_of_its_own(tmp_path: Path) -> None:
+    fake = tmp_path / "bin" / "docker"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    lines = inventory.docker_lines({"PATH": str(fake.parent)})
+    assert len(lines) == 4
+    assert all(line.startswith("could not look: docker ") for line in lines), lines
 
 
 def test_url_shim_and_kind_shim_helpers() -> None:

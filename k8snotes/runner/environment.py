@@ -226,6 +226,12 @@ class ReaderRun:
         self.root = paths.state_dir() / "reader" / run_id / f"machine-{self.machine_index}"
         self.home = self.root / "home"
         self.created = self.root / "created-clusters"
+        self.containers_before: set[str] | None = None
+        """The engine's containers before the first page: what :meth:`release` leaves alone."""
+        self.networks_before: set[str] | None = None
+        """The engine's networks before the first page (kind makes its ``kind`` network)."""
+        self.left: list[str] = []
+        """What :meth:`release` found left by the pages and deleted."""
 
     def prepare(self) -> tuple[set[str], dict[str, str]]:
         """Make Docker, kind and the images ready; the capabilities and env pages get."""
@@ -256,6 +262,8 @@ class ReaderRun:
             )
         image = nodeimage.ensure_node_image()
         preload = addons.ensure_images()
+        self.containers_before = set(_docker_list("ps", "--all", "--quiet", "--no-trunc"))
+        self.networks_before = set(_docker_list("network", "ls", "--quiet", "--no-trunc"))
         self.home.mkdir(parents=True, exist_ok=True)
         self.created.touch()
         url_map = self.root / "urls.json"
@@ -277,30 +285,62 @@ class ReaderRun:
         }
         return capabilities, env
 
-    def release(self) -> list[str]:
-        """Delete the kind clusters the pages made and left; say what was deleted."""
+    def release(self) -> None:
+        """Delete the kind clusters and the containers the pages made and left.
+
+        What was deleted is in :attr:`left`. Raises when something could not
+        be deleted; the reader's folder goes whatever happened. (The machine,
+        when there is one, is stopped by its own release on the run's stack.)
+        """
         from k8snotes.provision import binaries
 
-        left: list[str] = []
-        if not self.created.exists():
-            if self.machine is not None:
-                self.machine.stop()
-            return left
-        kind = binaries.KIND.bin_dir / "kind"
-        running = subprocess.run(
-            [str(kind), "get", "clusters"], capture_output=True, text=True, timeout=60
-        ).stdout.split()
-        for name in sorted(set(self.created.read_text().split())):
-            if name in running:
-                subprocess.run(
-                    [str(kind), "delete", "cluster", "--name", name],
-                    capture_output=True,
-                    text=True,
-                    timeout=300,
-                    env={**os.environ, "KUBECONFIG": str(self.home / ".kube" / "config")},
+        try:
+            if not self.created.exists():
+                return
+            kind = binaries.KIND.bin_dir / "kind"
+            running = subprocess.run(
+                [str(kind), "get", "clusters"], capture_output=True, text=True, timeout=60
+            ).stdout.split()
+            problems = []
+            for name in sorted(set(self.created.read_text().split())):
+                if name in running:
+                    deleted = subprocess.run(
+                        [str(kind), "delete", "cluster", "--name", name],
+                        capture_output=True,
+                        text=True,
+                        timeout=300,
+                        env={**os.environ, "KUBECONFIG": str(self.home / ".kube" / "config")},
+                    )
+                    if deleted.returncode != 0:
+                        problems.append(f"kind delete cluster --name {name}: {deleted.stderr}")
+                    self.left.append(f"kind cluster {name}")
+            for before, listing, remove, what in (
+                (self.containers_before, ("ps", "--all", "--quiet", "--no-trunc"),
+                 ("rm", "--force", "--volumes"), "container"),
+                (self.networks_before, ("network", "ls", "--quiet", "--no-trunc"),
+                 ("network", "rm"), "network"),
+            ):  # fmt: skip
+                if before is None:
+                    continue
+                new = sorted(set(_docker_list(*listing)) - before)
+                if not new:
+                    continue
+                removed = subprocess.run(
+                    ["docker", *remove, *new], capture_output=True, text=True, timeout=120
                 )
-                left.append(f"kind cluster {name}")
-        shutil.rmtree(self.root, ignore_errors=True)
-        if self.machine is not None:
-            self.machine.stop()
-        return left
+                if removed.returncode != 0:
+                    problems.append(f"docker {' '.join(remove)}: {removed.stderr.strip()}")
+                if what == "container":  # a network a page's cluster made is expected
+                    self.left.append(f"{len(new)} container(s)")
+            if problems:
+                raise RuntimeError("; ".join(problems))
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _docker_list(*args: str) -> list[str]:
+    """What ``docker ARGS`` lists (IDs) on the engine this process talks to."""
+    listed = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60)
+    if listed.returncode != 0:
+        raise RuntimeError(f"docker {' '.join(args)}: {listed.stderr.strip()}")
+    return listed.stdout.split()

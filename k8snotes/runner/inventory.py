@@ -20,9 +20,10 @@ An inventory is taken before every page and at least once after it, so it is
 taken side by side and as little as it needs: the cluster's objects are listed
 as metadata only, several types at once, with the Kubernetes Python client (no
 kubectl process per inventory), beside the Docker listings. A listing that
-fails twice becomes a line of its own (``kube listing failed: ...``), so a
-check that could not see the cluster after a page, though it could before,
-fails the page instead of passing it.
+fails twice becomes a line of its own (``could not look: ...``), and so does
+an API server the kubeconfig's current context names but that does not
+answer, or a Docker listing that fails: a check that could not look fails the
+page, whether or not it could look before, instead of passing it.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ OBJECT_METADATA = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v
 POLL_SECONDS = 0.5
 """Pause between two inventories while :func:`leaks` waits for deletions to finish."""
 
+BLIND = "could not look: "
+"""The start of a line saying what an inventory could not see; such a line always fails a page."""
+
 
 @dataclass(frozen=True)
 class Inventory:
@@ -72,13 +76,18 @@ class Inventory:
 
 
 def _run(args: list[str], env: Mapping[str, str], timeout: float = 60) -> str:
+    """``args``' output; raises :class:`RuntimeError` when the command fails or times out."""
     try:
         proc = subprocess.run(
             args, env=dict(env), capture_output=True, text=True, timeout=timeout, check=False
         )
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return proc.stdout if proc.returncode == 0 else ""
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RuntimeError(f"{' '.join(args[:3])}: {exc}") from exc
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(args[:3])}: exit {proc.returncode}: {proc.stderr.strip()[:200]}"
+        )
+    return proc.stdout
 
 
 def _kubeconfig(env: Mapping[str, str]) -> str | None:
@@ -181,7 +190,7 @@ def _object_lines(api: Any, kind: ListableType) -> set[str]:
                     return lines
                 if attempt:
                     why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-                    return {f"kube listing failed: {kind.path}: {why}"}
+                    return {f"{BLIND}{kind.path}: {why}"}
         for item in page.get("items") or []:
             meta = item.get("metadata", {})
             where = f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]
@@ -201,15 +210,21 @@ def kube_lines(env: Mapping[str, str]) -> tuple[str, set[str]]:
     if api is None:
         return "", set()
     with api:
-        try:
-            kube_system = _get(api, "/api/v1/namespaces/kube-system", "application/json", 10)
-            uid = str(kube_system["metadata"]["uid"])
-        except Exception:  # no cluster there (deleted, not yet made, unreachable)
-            return "", set()
+        for attempt in range(2):
+            try:
+                kube_system = _get(api, "/api/v1/namespaces/kube-system", "application/json", 10)
+                uid = str(kube_system["metadata"]["uid"])
+                break
+            except Exception as exc:
+                # The current context names a cluster that does not answer. (A deleted kind
+                # cluster leaves no current context: _client gives None, and no line.)
+                if attempt:
+                    why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+                    return "", {f"{BLIND}the API server of the current context: {why}"}
         try:
             types = listable_types(api)
         except Exception as exc:
-            return uid, {f"kube listing failed: discovery: {str(exc)[:200]}"}
+            return uid, {f"{BLIND}discovery: {str(exc)[:200]}"}
         with ThreadPoolExecutor(LIST_THREADS) as pool:
             return uid, set().union(*pool.map(lambda kind: _object_lines(api, kind), types))
 
@@ -229,13 +244,16 @@ def docker_lines(env: Mapping[str, str]) -> set[str]:
             ["docker", "volume", "ls", "--filter", "dangling=true", "--format", "{{.Name}}"],
         ),
     )
+
+    def listed(listing: tuple[str, list[str]]) -> set[str]:
+        what, args = listing
+        try:
+            return {f"docker {what} {name}" for name in _run(args, env).split()}
+        except RuntimeError as exc:
+            return {f"{BLIND}{exc}"}
+
     with ThreadPoolExecutor(len(listings)) as pool:
-        outputs = pool.map(lambda listing: _run(listing[1], env), listings)
-        lines = {
-            f"docker {what} {name}"
-            for (what, _), out in zip(listings, outputs, strict=True)
-            for name in out.split()
-        }
+        lines = set().union(*pool.map(listed, listings))
     lines.discard("docker image <none>:<none>")
     return lines
 
@@ -306,7 +324,14 @@ def new_lines(before: Inventory, after: Inventory, keeps: Iterable[str] = ()) ->
     fresh = set(after.lines - before.lines)
     if after.cluster != before.cluster:
         fresh = {line for line in fresh if not line.startswith("kube ")}
-    return sorted(line for line in fresh if not any(fnmatch.fnmatchcase(line, p) for p in patterns))
+    found = sorted(
+        line for line in fresh if not any(fnmatch.fnmatchcase(line, p) for p in patterns)
+    )
+    blind = sorted(
+        {f"before the page, {line}" for line in before.lines if line.startswith(BLIND)}
+        | {line for line in after.lines if line.startswith(BLIND)}
+    )
+    return blind + [line for line in found if not line.startswith(BLIND)]
 
 
 def leaks(

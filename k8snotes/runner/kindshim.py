@@ -123,6 +123,12 @@ def main(argv: list[str]) -> int:
     args, notes = rewrite(argv, os.environ.get("K8SNOTES_KIND_IMAGE", ""), workdir)
     for note in notes:
         _note(note)
+    if args[:2] == ["create", "cluster"] and (
+        record := os.environ.get("K8SNOTES_CREATED_CLUSTERS")
+    ):
+        # Recorded before kind starts: a creation cut short still leaves a node the run deletes.
+        with open(record, "a") as out:
+            out.write(cluster_name(args) + "\n")
     try:
         code = subprocess.call(["kind", *args], timeout=KIND_TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -131,9 +137,6 @@ def main(argv: list[str]) -> int:
     if code != 0 or args[:2] != ["create", "cluster"]:
         return code
     name = cluster_name(args)
-    if record := os.environ.get("K8SNOTES_CREATED_CLUSTERS"):
-        with open(record, "a") as out:
-            out.write(name + "\n")
     preload = os.environ.get("K8SNOTES_PRELOAD_IMAGES", "").split()
     if preload:
         loaded = subprocess.run(

@@ -67,9 +67,12 @@ class PageNamespace:
                 raise RuntimeError(f"kubectl {' '.join(args)}: {proc.stderr}")
         # A namespace gets its default ServiceAccount a moment after creation.
         deadline = time.monotonic() + 30
-        while self._kubectl("get", "serviceaccount", "default").returncode != 0:
+        while (found := self._kubectl("get", "serviceaccount", "default")).returncode != 0:
             if time.monotonic() > deadline:
-                break
+                raise RuntimeError(
+                    f"namespace {self.name}: its default ServiceAccount did not appear in 30 s "
+                    f"(a page's Pods could not start in it): {found.stderr.strip()}"
+                )
             time.sleep(0.2)
 
     def delete(self) -> str | None:

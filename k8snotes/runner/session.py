@@ -15,7 +15,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from k8snotes.cluster.base import ClusterInfo
@@ -39,7 +38,6 @@ __all__ = [
     "KUBERNETES_SCHEMA_VERSION",
     "BlockFailure",
     "BlockSkipped",
-    "Outcome",
     "PageSession",
     "failure_report",
     "missing_files",
@@ -50,17 +48,6 @@ __all__ = [
 
 _HEREDOC = re.compile(r"<<-?\s*(['\"]?)(?P<tag>\w+)\1[^\n]*\n.*?\n(?P=tag)(?:\n|$)", re.S)
 _INTERACTIVE = re.compile(r"(?:\s-it\b|\s-ti\b|--tty\b|\s-t\s.*-i\b|\bkubectl\s+edit\b)")
-
-
-@dataclass
-class Outcome:
-    """How one block went, for the report."""
-
-    block: Block
-    status: str  # "passed", "failed", "skipped"
-    reason: str = ""
-    seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
 
 
 def page_slug(page: Path) -> str:
@@ -169,6 +156,8 @@ class PageSession:
             self.shell = ShellSession(self.workdir, env, prelude, self.meta_dir)
             self.background = BackgroundJobs(self.shell)
         except BaseException:
+            if self.page_namespace is not None:
+                self.page_namespace.delete()
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise
 
@@ -192,10 +181,15 @@ class PageSession:
 
         Returns what could not be cleaned, for the report.
         """
-        problems = self.background.stop_all()
-        if self.page_namespace is not None and (error := self.page_namespace.delete()):
-            problems.append(error)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        problems: list[str] = []
+        try:
+            problems += self.background.stop_all()
+        finally:
+            try:
+                if self.page_namespace is not None and (error := self.page_namespace.delete()):
+                    problems.append(error)
+            finally:
+                shutil.rmtree(self.tmp, ignore_errors=True)
         return problems
 
     def leaks(self, keeps: list[str], settle: float = 60.0) -> list[str]:
@@ -254,7 +248,11 @@ class PageSession:
                     raise
 
             self._until_ok(block, attempt)
-        except BlockFailure:
+        except BlockSkipped:
+            raise
+        except BaseException:
+            # Whatever went wrong (a bad metadata value, a runner bug, an interrupt), the
+            # page's state is not what its next block expects: only its clean-up runs.
             self.failed_at = block
             raise
         notes = self._shim_notes()

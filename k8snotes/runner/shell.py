@@ -143,6 +143,9 @@ class ShellSession:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
+        except BaseException:  # Ctrl-C, SIGTERM: the command must not outlive the run
+            kill_group(proc.pid, started=started)
+            raise
         output = out_path.read_bytes().decode(errors="replace")
         code = -9 if timed_out else proc.returncode
         return Result(command, code, output, time.monotonic() - start, timed_out=timed_out)
