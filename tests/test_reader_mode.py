@@ -241,11 +241,14 @@ def test_an_api_server_that_does_not_answer_fails_the_page(
 def test_a_docker_listing_that_fails_is_a_line_of_its_own(tmp_path: Path) -> None:
     fake = tmp_path / "bin" / "docker"
     fake.parent.mkdir()
-    fake.write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n")
+    fake.write_text("#!/bin/sh\necho 'permission denied on the socket' >&2\nexit 1\n")
     fake.chmod(0o755)
     lines = inventory.docker_lines({"PATH": str(fake.parent)})
     assert len(lines) == 4
     assert all(line.startswith("could not look: docker ") for line in lines), lines
+    # An engine that is not running is a state to compare, not blindness.
+    fake.write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon at x' >&2\nexit 1\n")
+    assert inventory.docker_lines({"PATH": str(fake.parent)}) == {"docker engine not running"}
 
 
 def test_url_shim_and_kind_shim_helpers() -> None:

@@ -62,6 +62,12 @@ OBJECT_METADATA = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v
 POLL_SECONDS = 0.5
 """Pause between two inventories while :func:`leaks` waits for deletions to finish."""
 
+TAKE_SECONDS = 300.0
+"""The bound of one inventory: a listing not done by then is a line saying so."""
+
+ENGINE_DOWN = "docker engine not running"
+"""The line of a Docker CLI whose engine does not answer."""
+
 BLIND = "could not look: "
 """The start of a line saying what an inventory could not see; such a line always fails a page."""
 
@@ -250,6 +256,8 @@ def docker_lines(env: Mapping[str, str]) -> set[str]:
         try:
             return {f"docker {what} {name}" for name in _run(args, env).split()}
         except RuntimeError as exc:
+            if "Cannot connect to the Docker daemon" in str(exc):
+                return {ENGINE_DOWN}  # a state to compare (a page that stopped it), not blindness
             return {f"{BLIND}{exc}"}
 
     with ThreadPoolExecutor(len(listings)) as pool:
@@ -305,11 +313,23 @@ def take(env: Mapping[str, str], page_id: str = "") -> Inventory:
     """The inventory now, as the page's shell (``env``) sees the cluster and Docker."""
     # The processes first: the listings below run with the page's environment, marker too.
     processes = process_lines(page_id) if page_id else set()
-    with ThreadPoolExecutor(2) as pool:
+    pool = ThreadPoolExecutor(2)
+    try:
         kube = pool.submit(kube_lines, env)
         docker = pool.submit(docker_lines, env)
-        cluster, objects = kube.result()
-        lines = objects | docker.result() | processes
+        lines = set(processes)
+        cluster = ""
+        try:
+            cluster, objects = kube.result(timeout=TAKE_SECONDS)
+            lines |= objects
+        except TimeoutError:
+            lines.add(f"{BLIND}the cluster's objects: not listed in {TAKE_SECONDS:.0f} s")
+        try:
+            lines |= docker.result(timeout=TAKE_SECONDS)
+        except TimeoutError:
+            lines.add(f"{BLIND}Docker: not listed in {TAKE_SECONDS:.0f} s")
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)  # never join a listing past its bound
     return Inventory(frozenset(lines), cluster)
 
 
