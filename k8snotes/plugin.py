@@ -93,8 +93,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--k8snotes-shard",
         default=None,
         metavar="K/N",
-        help="run shard K of N: pages split by their recorded durations, a page always "
-        "with the pages it needs; the other tests run in shard 1",
+        help="run shard K of N: pages split by the k8snotes_durations file, a page always "
+        "with the pages it needs (a page several need runs in each shard that needs it); "
+        "the other tests run in shard 1",
     )
     group.addoption(
         "--k8snotes-mode",
@@ -127,6 +128,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "pytest-xdist worker of its own (at most -n); machine 1 is the host, the others "
         "network namespaces with a Docker engine each (default: the k8snotes_machines ini "
         "value, else 1)",
+    )
+    parser.addini(
+        "k8snotes_durations",
+        "a JSON file of seconds per page (relative to the rootdir) that shards and machines "
+        "balance with; refresh it with `k8snotes ledger durations` (default: 2 s a block)",
+        default="",
     )
     parser.addini(
         "k8snotes_machines",
@@ -190,27 +197,28 @@ def _add_needed_pages(config: pytest.Config) -> None:
     ``pytest docs/concepts/pods.md`` in reader mode also runs the page that
     prepares its cluster; naming a folder or the whole suite adds nothing.
     """
-    folders = docs_folders(config)
+    from k8snotes.needs import Needs
+
     named = [Path(a.split("::")[0]).resolve() for a in config.args]
-    pages = [p for p in named if p.suffix == ".md" and any(d in p.parents for d in folders)]
-    wanted: list[Path] = []
-    todo = list(pages)
-    while todo:
-        page = todo.pop()
-        if not page.exists():
-            continue
-        try:
-            needs = page_settings(page).needs
-        except PageError:
-            continue
-        docs = next(d for d in folders if d in page.parents)
-        for need in needs:
-            path = (docs / need).resolve()
-            covered = any(n == path or n in path.parents for n in named)
-            if path not in wanted and not covered:
-                wanted.append(path)
-                todo.append(path)
-    config.args[:0] = [str(p) for p in wanted]
+    for docs in docs_folders(config):
+        graph: dict[str, list[str]] = {}
+        for page in docs.rglob("*.md"):
+            try:
+                graph[str(page.relative_to(docs))] = page_settings(page).needs
+            except PageError:
+                continue
+        wanted = [
+            docs / name
+            for name in sorted(
+                Needs(graph).closure(
+                    str(p.relative_to(docs))
+                    for p in named
+                    if p.suffix == ".md" and docs in p.parents
+                )
+            )
+            if not any(n == docs / name or n in (docs / name).parents for n in named)
+        ]
+        config.args[:0] = [str(p) for p in wanted]
 
 
 class _RunState:
@@ -607,78 +615,36 @@ class BlockItem(pytest.Item):
 # -- order ----------------------------------------------------------------------
 
 
-def page_order(needs: dict[str, list[str]]) -> list[str]:
-    """Pages in the order they run: each after the pages it needs, its dependents right after it.
-
-    Depth first from the pages that need nothing (in name order), so a chain of
-    tasks runs unbroken, and a page that makes state for others (the cluster
-    preparation) is followed by all of them before anything else runs.
-
-    ```python
-    from k8snotes.plugin import page_order
-
-    needs = {"a.md": [], "b.md": ["a.md"], "c.md": [], "d.md": ["b.md"]}
-    assert page_order(needs) == ["a.md", "b.md", "d.md", "c.md"]
-    ```
-    """
-    done: list[str] = []
-    seen: set[str] = set()
-
-    def visit(page: str) -> None:
-        seen.add(page)
-        done.append(page)
-        for child in sorted(p for p, n in needs.items() if page in n and p not in seen):
-            if all(n in seen for n in needs[child]):
-                visit(child)
-
-    for page in sorted(needs):
-        if page not in seen and all(n not in needs for n in needs[page]):
-            visit(page)
-    for page in sorted(needs):  # needs naming an unknown page, or a cycle: still run
-        if page not in seen:
-            visit(page)
-    return done
-
-
-def _dependents(page: str, needs: dict[str, list[str]]) -> set[str]:
-    out: set[str] = set()
-    todo = [page]
-    while todo:
-        current = todo.pop()
-        for p, n in needs.items():
-            if current in n and p not in out:
-                out.add(p)
-                todo.append(p)
-    return out
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    """Order pages by their ``needs``; in reader mode, put them all on one worker.
+    """Order pages by their ``needs``; spread them over machines or keep this shard's.
 
     A page's ``teardown`` blocks (undoing the state it made for others) run
-    right after the last page that needs it.
+    right after the last page that needs it on the same machine.
     """
+    from k8snotes.needs import Needs
+
     pages: dict[str, MarkdownPage] = {}
     for item in items:
         if isinstance(item, BlockItem):
             pages.setdefault(_docs_name(item.parent), item.parent)  # type: ignore[arg-type]
     if not pages:
         return
-    needs = {name: list(page.settings.needs) for name, page in pages.items()}
+    needs = Needs({name: page.settings.needs for name, page in pages.items()})
+    if shard := config.getoption("--k8snotes-shard"):
+        _keep_shard(config, items, needs, shard)
     if config.getoption("--k8snotes-changed"):
         _keep_changed(config, items, pages, needs)
-        pages = {n: p for n, p in pages.items() if any(i.parent is p for i in items)}
-        needs = {name: list(page.settings.needs) for name, page in pages.items()}
-        if not pages:
-            return
-    order = page_order(needs)
-    rank: dict[str, float] = {name: i for i, name in enumerate(order)}
+    pages = {n: p for n, p in pages.items() if any(i.parent is p for i in items)}
+    if not pages:
+        return
+    needs = Needs({name: page.settings.needs for name, page in pages.items()})
+    rank: dict[str, float] = {name: i for i, name in enumerate(needs.order())}
     plan = {name: [1] for name in pages}
-    if config.stash[_STATE].machines > 1 and not config.getoption("--k8snotes-shard"):
-        plan = _machine_plan(config, pages, items)
+    if config.stash[_STATE].machines > 1 and not shard:
+        plan = _machine_plan(config, needs, items)
         for name, page in pages.items():
             page.machine = plan[name][0]
             for machine in plan[name][1:]:
@@ -692,7 +658,7 @@ def pytest_collection_modifyitems(
         if item.block.meta.get("teardown"):
             machine = item.parent.machine  # type: ignore[union-attr]
             last = max(
-                [rank[d] for d in _dependents(name, needs) if d in rank and machine in plan[d]]
+                [rank[d] for d in needs.dependents(name) if d in rank and machine in plan[d]]
                 or [key]
             )
             key = last + 0.5
@@ -700,32 +666,44 @@ def pytest_collection_modifyitems(
     blocks = sorted((i for i in items if id(i) in position), key=lambda i: position[id(i)])
     others = [i for i in items if id(i) not in position]
     items[:] = others + blocks
-    if shard := config.getoption("--k8snotes-shard"):
-        counts: dict[str, int] = {}
-        for item in items:
-            if isinstance(item, BlockItem):
-                name = _docs_name(item.parent)
-                counts[name] = counts.get(name, 0) + 1
-        keep = shard_pages(needs, shard, _page_weights(counts))
-        dropped = [
+
+
+def _deselect(config: pytest.Config, items: list[pytest.Item], dropped: list[pytest.Item]) -> None:
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        gone = {id(i) for i in dropped}
+        items[:] = [i for i in items if id(i) not in gone]
+
+
+def _keep_shard(config: pytest.Config, items: list[pytest.Item], needs: Any, shard: str) -> None:
+    """Keep shard ``K/N``'s pages (a set-up page in every shard that needs it); other tests in 1/N.
+
+    The split is :meth:`k8snotes.needs.Needs.spread` over the durations file
+    of the project (``k8snotes_durations``), the same in every job whatever
+    its cache holds.
+    """
+    from k8snotes.needs import OTHER_TESTS, shard_index
+
+    try:
+        index, count = shard_index(shard)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--k8snotes-shard: {exc}") from None
+    weights = _page_weights(config, _block_counts(items))
+    plan = needs.spread(weights, count, first_load=weights.get(OTHER_TESTS, 0.0))
+    _deselect(
+        config,
+        items,
+        [
             i
             for i in items
-            if (isinstance(i, BlockItem) and _docs_name(i.parent) not in keep)
-            or (not isinstance(i, BlockItem) and not shard.startswith("1/"))
-        ]
-        if dropped:
-            config.hook.pytest_deselected(items=dropped)
-            gone = {id(i) for i in dropped}
-            items[:] = [i for i in items if id(i) not in gone]
-            blocks = [b for b in blocks if id(b) not in gone]
-            others = [o for o in others if id(o) not in gone]
+            if (isinstance(i, BlockItem) and index not in plan[_docs_name(i.parent)])
+            or (not isinstance(i, BlockItem) and index != 1)
+        ],
+    )
 
 
 def _keep_changed(
-    config: pytest.Config,
-    items: list[pytest.Item],
-    pages: dict[str, MarkdownPage],
-    needs: dict[str, list[str]],
+    config: pytest.Config, items: list[pytest.Item], pages: dict[str, MarkdownPage], needs: Any
 ) -> None:
     """Deselect the pages that are green as they are (reader mode keeps what changed ones need)."""
     from k8snotes.changes import recorded
@@ -733,17 +711,12 @@ def _keep_changed(
     green = recorded()
     keep = {n for n, p in pages.items() if green.get(str(p.path)) != p.fingerprint}
     if config.stash[_STATE].reader_mode:
-        todo = list(keep)
-        while todo:
-            for need in needs.get(todo.pop(), []):
-                if need in pages and need not in keep:
-                    keep.add(need)
-                    todo.append(need)
-    dropped = [i for i in items if isinstance(i, BlockItem) and _docs_name(i.parent) not in keep]
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        gone = {id(i) for i in dropped}
-        items[:] = [i for i in items if id(i) not in gone]
+        keep = needs.closure(keep)
+    _deselect(
+        config,
+        items,
+        [i for i in items if isinstance(i, BlockItem) and _docs_name(i.parent) not in keep],
+    )
 
 
 def _worker_count(config: pytest.Config) -> int:
@@ -757,24 +730,26 @@ def _worker_count(config: pytest.Config) -> int:
     return int(workers)
 
 
-def _machine_plan(
-    config: pytest.Config, pages: dict[str, MarkdownPage], items: list[pytest.Item]
-) -> dict[str, list[int]]:
-    """The reader's machines of each page (see :func:`k8snotes.scheduling.assign_machines`)."""
-    from k8snotes.scheduling import assign_machines
+def _block_counts(items: list[pytest.Item]) -> dict[str, int]:
+    return dict(Counter(_docs_name(i.parent) for i in items if isinstance(i, BlockItem)))
 
-    counts: Counter[str] = Counter(_docs_name(i.parent) for i in items if isinstance(i, BlockItem))
-    needs = {name: list(page.settings.needs) for name, page in pages.items()}
-    return assign_machines(needs, _page_weights(dict(counts)), config.stash[_STATE].machines)
+
+def _machine_plan(
+    config: pytest.Config, needs: Any, items: list[pytest.Item]
+) -> dict[str, list[int]]:
+    """The reader's machines of each page (see :meth:`k8snotes.needs.Needs.spread`)."""
+    weights = _page_weights(config, _block_counts(items))
+    return dict(needs.spread(weights, config.stash[_STATE].machines))
 
 
 def _scheduler_machine_plan(config: pytest.Config) -> Any:
     """For the controller, which collects nothing: the machine of each page file of a collection.
 
-    It reads the same front matter and recorded durations the workers read,
-    so both sides come to the same :func:`_machine_plan`.
+    It reads the same front matter and durations file the workers read, so
+    both sides come to the same :func:`_machine_plan`.
     """
-    from k8snotes.scheduling import COPY_SUFFIX, assign_machines
+    from k8snotes.needs import Needs
+    from k8snotes.scheduling import COPY_SUFFIX
 
     def plan_for(collection: list[str]) -> Any:
         root = Path(str(config.rootpath))
@@ -794,8 +769,8 @@ def _scheduler_machine_plan(config: pytest.Config) -> Any:
                 except (OSError, PageError):
                     needs[name] = []
             counts[name_of[path]] += 1
-        machines = config.stash[_STATE].machines
-        plan = assign_machines(needs, _page_weights(dict(counts)), machines)
+        weights = _page_weights(config, dict(counts))
+        plan = Needs(needs).spread(weights, config.stash[_STATE].machines)
         return lambda path: plan.get(name_of.get(path, ""), [1])[0]
 
     return plan_for
@@ -820,48 +795,24 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     )
 
 
-def shard_pages(needs: dict[str, list[str]], shard: str, weights: dict[str, float]) -> set[str]:
-    """The pages of shard ``K/N``: pages linked by ``needs`` stay together, heaviest first.
-
-    ```python
-    from k8snotes.plugin import shard_pages
-
-    needs = {"a.md": [], "b.md": ["a.md"], "c.md": [], "d.md": []}
-    weights = {"a.md": 5, "b.md": 5, "c.md": 6, "d.md": 1}
-    assert shard_pages(needs, "1/2", weights) == {"a.md", "b.md"}
-    assert shard_pages(needs, "2/2", weights) == {"c.md", "d.md"}
-    ```
-    """
-    k, _, n = shard.partition("/")
-    index, count = int(k) - 1, int(n)
-    if not 0 <= index < count:
-        raise pytest.UsageError(f"--k8snotes-shard {shard}: K must be from 1 to N")
-    from k8snotes.scheduling import page_groups
-
-    loads = [0.0] * count
-    members: list[set[str]] = [set() for _ in range(count)]
-    for pages in sorted(
-        page_groups(needs), key=lambda ps: (-sum(weights.get(p, 1.0) for p in ps), ps)
-    ):
-        target = loads.index(min(loads))
-        loads[target] += sum(weights.get(p, 1.0) for p in pages)
-        members[target] |= set(pages)
-    return members[index]
-
-
 DURATIONS_FILE = "page-durations.json"
-"""Seconds each page took in its last run, in the cache folder: what shards balance."""
+"""Seconds each page took in this machine's last run, in the cache folder (for benchmarks)."""
 
 
-def _page_weights(block_counts: dict[str, int]) -> dict[str, float]:
-    """Recorded seconds per page; a page never recorded counts 2 s a block."""
-    from k8snotes import paths
+def _page_weights(config: pytest.Config, block_counts: dict[str, int]) -> dict[str, float]:
+    """Seconds per page from the project's durations file (``k8snotes_durations``).
 
-    recorded: dict[str, float] = {}
-    path = paths.cache_dir() / DURATIONS_FILE
-    if path.exists():
-        recorded = json.loads(path.read_text())
-    return {name: recorded.get(name, 2.0 * count) for name, count in block_counts.items()}
+    A page the file does not name counts 2 s a block. The file is the
+    project's, not the cache's: every job of a CI run splits the same way.
+    """
+    from k8snotes.needs import OTHER_TESTS, read_durations
+
+    value = config.getini("k8snotes_durations")
+    recorded = read_durations(Path(config.rootpath) / value if value else None)
+    weights = {name: recorded.get(name, 2.0 * count) for name, count in block_counts.items()}
+    if OTHER_TESTS in recorded:
+        weights[OTHER_TESTS] = recorded[OTHER_TESTS]
+    return weights
 
 
 def _docs_name(page: Any) -> str:

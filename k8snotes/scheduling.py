@@ -8,10 +8,10 @@ own (the ``pytest_xdist_make_scheduler`` hook) whatever ``--dist`` says:
   scenario; its blocks share a shell);
 - in reader mode the pages run on ``k8snotes_machines`` reader's machines side
   by side (:mod:`k8snotes.runner.machines`), each on one worker of its own:
-  :func:`assign_machines` spreads the pages over them by their recorded
+  the plugin spreads the pages over them by their recorded
   durations, a page always on the machine of the pages it needs, and a page
   that several pages need (the cluster preparation) run on every machine that
-  needs it. The test files named in the ``k8snotes_docker_tests`` ini setting
+  needs it (:meth:`k8snotes.needs.Needs.spread`). The test files named in the ``k8snotes_docker_tests`` ini setting
   (tests that start, stop or fill the host's Docker engine) go with machine 1,
   the host's own;
 - any other test file is a unit of its own, spread over the workers.
@@ -20,7 +20,7 @@ own (the ``pytest_xdist_make_scheduler`` hook) whatever ``--dist`` says:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from typing import Any
 
 READER_SCOPE = "k8snotes-reader"
@@ -33,104 +33,6 @@ COPY_SUFFIX = re.compile(r"\[machine-(\d+)\]$")
 def copy_name(name: str, machine: int) -> str:
     """The name of a block's copy for ``machine`` (machine 1 keeps the plain name)."""
     return name if machine == 1 else f"{name}[machine-{machine}]"
-
-
-def page_groups(
-    needs: Mapping[str, Collection[str]], leave_out: Collection[str] = ()
-) -> list[list[str]]:
-    """The pages linked by ``needs`` (either way), each group sorted; ``leave_out`` cut away.
-
-    ```python
-    from k8snotes.scheduling import page_groups
-
-    needs = {"a": [], "b": ["a"], "c": [], "d": ["b"]}
-    assert page_groups(needs) == [["a", "b", "d"], ["c"]]
-    assert page_groups(needs, leave_out={"b"}) == [["a"], ["c"], ["d"]]
-    ```
-    """
-    group = {page: page for page in needs if page not in leave_out}
-
-    def find(page: str) -> str:
-        while group[page] != page:
-            page = group[page]
-        return page
-
-    for page, wanted in needs.items():
-        for need in wanted:
-            if page in group and need in group:
-                group[find(page)] = find(need)
-    groups: dict[str, list[str]] = {}
-    for page in sorted(group):
-        groups.setdefault(find(page), []).append(page)
-    return sorted(groups.values())
-
-
-def assign_machines(
-    needs: Mapping[str, Collection[str]], weights: Mapping[str, float], count: int
-) -> dict[str, list[int]]:
-    """The machines (1 to ``count``) each page runs on.
-
-    A page that two or more pages need is a *set-up page*: it runs on every
-    machine that runs a page needing it. The other pages form groups (a chain
-    of tasks, each needing the one before, is one group); the groups go,
-    heaviest first, to the machine whose load grows least, counting the set-up
-    pages a machine would have to run first.
-
-    ```python
-    from k8snotes.scheduling import assign_machines
-
-    needs = {"setup": [], "a": ["setup"], "b": ["setup"], "c": ["setup"],
-             "t1": [], "t2": ["t1"], "t3": ["t2"]}
-    weights = {"setup": 2, "a": 9, "b": 8, "c": 7, "t1": 4, "t2": 4, "t3": 4}
-    plan = assign_machines(needs, weights, 2)
-    assert plan["t1"] == plan["t2"] == plan["t3"] == [1]  # a chain stays together
-    assert plan["a"] == plan["b"] == [2] and plan["c"] == [1]
-    assert plan["setup"] == [1, 2]  # made on both machines: a, b and c need it
-    assert assign_machines(needs, weights, 1) == {page: [1] for page in needs}
-    ```
-    """
-    if count <= 1:
-        return {page: [1] for page in needs}
-    needed_by: dict[str, int] = {}
-    for wanted in needs.values():
-        for need in set(wanted):
-            needed_by[need] = needed_by.get(need, 0) + 1
-    setup = {page for page in needs if needed_by.get(page, 0) >= 2}
-
-    grouped = page_groups(needs, leave_out=setup)
-    group = {page for pages in grouped for page in pages}
-
-    def setups_of(pages: list[str]) -> set[str]:
-        out: set[str] = set()
-        todo = [n for p in pages for n in needs.get(p, ())]
-        while todo:
-            need = todo.pop()
-            if need in setup and need not in out:
-                out.add(need)
-                todo += list(needs.get(need, ()))
-            elif need in group:
-                todo += list(needs.get(need, ()))
-        return out
-
-    load = [0.0] * count
-    has: list[set[str]] = [set() for _ in range(count)]
-    plan: dict[str, list[int]] = {}
-    ordered = sorted(grouped, key=lambda ps: (-sum(weights.get(p, 1.0) for p in ps), ps))
-    for pages in ordered:
-        own = sum(weights.get(p, 1.0) for p in pages)
-        wanted = setups_of(pages)
-
-        def cost(m: int, own: float = own, wanted: set[str] = wanted) -> float:
-            return load[m] + own + sum(weights.get(s, 1.0) for s in wanted - has[m])
-
-        target = min(range(count), key=lambda m: (cost(m), m))
-        load[target] = cost(target)
-        has[target] |= wanted
-        for page in pages:
-            plan[page] = [target + 1]
-    for page in sorted(setup):
-        plan[page] = [m + 1 for m in range(count) if page in has[m]] or [1]
-    return plan
 
 
 def machine_scope(machine: int) -> str:

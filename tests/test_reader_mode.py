@@ -18,7 +18,7 @@ from k8snotes.markdown import parse_page
 from k8snotes.markdown.blocks import PageError
 from k8snotes.markdown.frontmatter import page_settings
 from k8snotes.markdown.includes import Includes
-from k8snotes.plugin import page_order
+from k8snotes.needs import Needs
 from k8snotes.runner import inventory
 from k8snotes.runner.inventory import Inventory, new_lines
 from k8snotes.runner.kindshim import cluster_name
@@ -36,7 +36,7 @@ def test_pages_run_after_what_they_need_and_dependents_follow_their_need() -> No
         "tasks/2.md": ["tasks/1.md"],
         "tasks/3.md": ["tasks/2.md"],
     }
-    assert page_order(needs) == [
+    assert Needs(needs).order() == [
         "concepts/prepare.md",
         "concepts/a.md",
         "concepts/z.md",
@@ -49,7 +49,7 @@ def test_pages_run_after_what_they_need_and_dependents_follow_their_need() -> No
 
 def test_a_page_needing_two_pages_waits_for_both() -> None:
     needs = {"a.md": [], "b.md": [], "c.md": ["a.md", "b.md"]}
-    order = page_order(needs)
+    order = Needs(needs).order()
     assert order.index("c.md") > max(order.index("a.md"), order.index("b.md"))
 
 

@@ -1,0 +1,103 @@
+"""CI shards: every block in exactly one job (a set-up page in each job that needs it), the same
+split in every job whatever its cache holds."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from k8snotes.needs import Needs
+
+pytest_plugins = ["pytester"]
+
+FAKE_CLUSTER = """
+import pytest
+
+from k8snotes.cluster.base import ClusterInfo
+
+
+@pytest.fixture(scope="session")
+def k8s_cluster():
+    return ClusterInfo("fake", "fake", "", "", [], False)
+"""
+
+PAGES = {
+    "setup.md": [],
+    "a.md": ["setup.md"],
+    "b.md": ["setup.md"],
+    "c.md": ["setup.md"],
+    "d.md": ["setup.md"],
+    "t1.md": [],
+    "t2.md": ["t1.md"],
+    "lone.md": [],
+}
+SECONDS = {"setup.md": 10, "a.md": 60, "b.md": 50, "c.md": 40, "d.md": 30, "t1.md": 30,
+           "t2.md": 40, "lone.md": 10, "(other tests)": 30}  # fmt: skip
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeconftest(FAKE_CLUSTER)
+    pytester.makeini(
+        "[pytest]\nk8snotes = true\nk8snotes_docs = docs\nk8snotes_durations = durations.json\n"
+    )
+    (pytester.path / "durations.json").write_text(json.dumps(SECONDS))
+    docs = pytester.path / "docs"
+    docs.mkdir()
+    for name, needs in PAGES.items():
+        front = f"---\nneeds: {json.dumps(needs)}\n---\n\n" if needs else ""
+        (docs / name).write_text(
+            front + f"# {name}\n\n```bash\necho one\n```\n\n```bash\necho two\n```\n"
+        )
+    pytester.makepyfile(test_unit="def test_unit():\n    pass\n")
+    return pytester
+
+
+def collected(project: pytest.Pytester, shard: str, cache: Path) -> list[str]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("K8SNOTES_CACHE", str(cache))
+        result = project.runpytest_subprocess(
+            "--collect-only", "-q", "-p", "no:cacheprovider", f"--k8snotes-shard={shard}"
+        )
+    return [line for line in result.outlines if "::" in line]
+
+
+def test_three_jobs_with_different_caches_cover_every_block_once(
+    project: pytest.Pytester, tmp_path: Path
+) -> None:
+    jobs = []
+    for k in (1, 2, 3):
+        cache = tmp_path / f"cache-{k}"
+        cache.mkdir()
+        # Each job's cache says something different: the split must not read it.
+        (cache / "page-durations.json").write_text(json.dumps({"a.md": 1000 * k}))
+        jobs.append(collected(project, f"{k}/3", cache))
+    every = collected(project, "1/1", tmp_path / "cache-all")
+    blocks = [i for i in every if i.startswith("docs/")]
+    assert len(blocks) == 2 * len(PAGES)
+    seen = [i for job in jobs for i in job]
+    setup_copies = [i for i in seen if i.startswith("docs/setup.md")]
+    others = [i for i in seen if not i.startswith("docs/setup.md")]
+    assert sorted(others) == sorted(i for i in every if not i.startswith("docs/setup.md"))
+    pages_of = [{re.sub(r"::.*", "", i) for i in job if i.startswith("docs/")} for job in jobs]
+    for pages in pages_of:  # the set-up page runs in each job that runs a page needing it
+        needing = {f"docs/{p}" for p, n in PAGES.items() if "setup.md" in n}
+        assert ("docs/setup.md" in pages) == bool(pages & needing)
+    assert len(setup_copies) == 2 * sum("docs/setup.md" in pages for pages in pages_of)
+    assert sum("docs/setup.md" in pages for pages in pages_of) >= 2  # concept pages spread
+    assert ["test_unit.py::test_unit"] == [i for i in jobs[0] if not i.startswith("docs/")]
+
+
+def test_the_heaviest_shard_holds_at_most_115_percent_of_an_even_share() -> None:
+    needs = Needs(PAGES)
+    plan = needs.spread(SECONDS, 3, first_load=SECONDS["(other tests)"])
+    loads = [
+        sum(SECONDS[p] for p, where in plan.items() if k in where)
+        + (SECONDS["(other tests)"] if k == 1 else 0)
+        for k in (1, 2, 3)
+    ]
+    even = (sum(SECONDS.values())) / 3
+    assert max(loads) <= 1.15 * even, loads
