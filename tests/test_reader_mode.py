@@ -317,3 +317,23 @@ def test_a_process_the_page_left_running_is_a_leak(reader_page: Path) -> None:
     finally:
         subprocess.run(["pkill", "-f", f"sleep {seconds}"], check=False)
     assert session.leaks([], settle=0) == []
+
+
+def test_a_capability_the_backend_declares_but_the_probe_cannot_find_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fail closed: never turn what the cluster should offer into skipped blocks."""
+    from k8snotes.cluster.base import ClusterInfo
+    from k8snotes.runner import environment
+
+    config = tmp_path / "config"
+    config.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: gone\n"
+        "clusters: [{name: gone, cluster: {server: 'http://127.0.0.1:9'}}]\n"
+        "users: [{name: gone, user: {}}]\n"
+        "contexts: [{name: gone, context: {cluster: gone, user: gone}}]\n"
+    )
+    monkeypatch.setattr(environment, "DECLARED_WAIT", 0.0)
+    info = ClusterInfo("gone", "kind", str(config), "gone", ["api", "pods", "metrics"], True)
+    with pytest.raises(RuntimeError, match="should offer api, metrics, pods, but the probe"):
+        environment.page_environment(info)

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,21 +26,30 @@ if TYPE_CHECKING:
 
 _ENGINE_MARK = "docker-started-by-run"
 
+DECLARED_WAIT = 90.0
+"""How long the probe may take to find what the cluster's backend declares (add-ons starting)."""
+
 
 def _marker() -> Path:
     return paths.state_dir() / _ENGINE_MARK
 
 
 def ensure_docker(run_id: str) -> bool:
-    """Make a Docker engine answer (starting one if needed); False where none can run.
+    """Make a Docker engine answer (starting one if needed); False where none can run here.
+
+    "None can run here" is this machine's design (no engine answers, and none
+    can be installed and started: not root, no apt, no dockerd), and blocks
+    that need Docker are skipped for it. An engine that could run but fails to
+    start is an error, never a skip.
 
     When this run starts the engine, it says so in the state folder, so that
     :func:`release_environment` stops it at the end and leaves any other alone.
     """
-    try:
-        from k8snotes.provision import docker
-    except ImportError:
+    from k8snotes.cluster.registry import docker_usable
+
+    if not docker_usable():
         return False
+    from k8snotes.provision import docker
     lock = paths.state_dir() / "locks" / "docker-run.lock"
     lock.parent.mkdir(parents=True, exist_ok=True)
     with held(lock, "the Docker engine of this run", locks.BRING_UP):
@@ -47,11 +57,10 @@ def ensure_docker(run_id: str) -> bool:
             return True
         try:
             docker.ensure_engine()
-            docker.ensure_base_image()
         except Exception as exc:
-            (paths.state_dir() / "docker-unavailable").write_text(str(exc))
-            return False
+            raise RuntimeError(f"a Docker engine can run here but did not start: {exc}") from exc
         _marker().write_text(run_id)
+        docker.ensure_base_image()
         return True
 
 
@@ -122,13 +131,26 @@ def page_environment(info: ClusterInfo) -> tuple[set[str], dict[str, str]]:
     if not info.kubeconfig:  # no cluster at all (a fake backend in the plugin's own tests)
         return set(), {}
     run_id = os.environ.get("K8SNOTES_RUN_ID", "manual")
-    capabilities = probe_capabilities(
-        {
-            **os.environ,
-            "KUBECONFIG": info.kubeconfig,
-            "KUBECACHEDIR": str(Path(info.kubeconfig).parent / "kubecache"),
-        }
-    )
+    probe_env = {
+        **os.environ,
+        "KUBECONFIG": info.kubeconfig,
+        "KUBECACHEDIR": str(Path(info.kubeconfig).parent / "kubecache"),
+    }
+    declared = set(info.capabilities) - {Capability.DOCKER, Capability.KIND}
+    deadline = time.monotonic() + DECLARED_WAIT
+    while True:
+        capabilities = probe_capabilities(probe_env)
+        missing = declared - capabilities
+        if not missing:
+            break
+        if time.monotonic() >= deadline:
+            # Fail closed: what the backend says its cluster offers, the pages count on.
+            raise RuntimeError(
+                f"the {info.backend} cluster {info.name!r} should offer "
+                f"{', '.join(sorted(missing))}, but the probe did not find "
+                f"{'it' if len(missing) == 1 else 'them'} in {DECLARED_WAIT:.0f} s"
+            )
+        time.sleep(2)
     env: dict[str, str] = {}
     path = os.environ.get("PATH", "")
     if ensure_docker(run_id):
