@@ -470,16 +470,17 @@ class MarkdownPage(pytest.File):
         from k8snotes.runner.environment import page_prelude
 
         update = bool(self.config.getoption("--k8snotes-update"))
+        from k8snotes.runner.targets import NamespaceTarget, ReaderTarget, Target
+
+        target: Target
         if state.reader_mode:
-            reader = state.ensure_reader(self.machine)
-            return PageSession(
-                rel, state.root, None, state.capabilities, state.env, page_prelude(),
-                home=reader.home, update_outputs=update,
-            )  # fmt: skip
-        cluster = cluster or state.ensure_cluster()
-        state.use_cluster(cluster)
+            target = ReaderTarget(state.ensure_reader(self.machine).home)
+        else:
+            cluster = cluster or state.ensure_cluster()
+            state.use_cluster(cluster)
+            target = NamespaceTarget(cluster)
         return PageSession(
-            rel, state.root, cluster, state.capabilities, state.env, page_prelude(cluster),
+            rel, state.root, target, state.capabilities, state.env, page_prelude(),
             update_outputs=update,
         )  # fmt: skip
 

@@ -23,6 +23,7 @@ from k8snotes.runner import inventory
 from k8snotes.runner.inventory import Inventory, new_lines
 from k8snotes.runner.kindshim import cluster_name
 from k8snotes.runner.session import BlockFailure, BlockSkipped, PageSession
+from k8snotes.runner.targets import ReaderTarget
 from k8snotes.runner.urlshim import rewrite
 
 
@@ -271,7 +272,7 @@ def _session(root: Path, text: str) -> tuple[PageSession, list]:
     page = root / "docs" / "page.md"
     page.write_text(text)
     blocks = parse_page(page, Includes(root / "mkdocs.yml"), root)
-    session = PageSession(Path("docs/page.md"), root, None, {"api"}, {}, "", home=root / "home")
+    session = PageSession(Path("docs/page.md"), root, ReaderTarget(root / "home"), {"api"}, {}, "")
     return session, blocks
 
 

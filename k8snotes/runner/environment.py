@@ -50,6 +50,7 @@ def ensure_docker(run_id: str) -> bool:
     if not docker_usable():
         return False
     from k8snotes.provision import docker
+
     lock = paths.state_dir() / "locks" / "docker-run.lock"
     lock.parent.mkdir(parents=True, exist_ok=True)
     with held(lock, "the Docker engine of this run", locks.BRING_UP):
@@ -182,7 +183,7 @@ def _kind_node_image() -> str | None:
     return tag if tag and shutil.which("docker") else None
 
 
-def page_prelude(info: ClusterInfo | None = None) -> str:
+def page_prelude() -> str:
     """Shell code run before a page's first block: the two shims, as shell functions.
 
     ``kind create cluster`` goes through :mod:`k8snotes.runner.kindshim` and a

@@ -17,7 +17,6 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from k8snotes.cluster.base import ClusterInfo
 from k8snotes.evaluators.base import Step
 from k8snotes.evaluators.console import split_console
 from k8snotes.evaluators.manifest import KUBERNETES_SCHEMA_VERSION
@@ -27,9 +26,9 @@ from k8snotes.plan import plan
 from k8snotes.runner import inventory
 from k8snotes.runner.background import BackgroundJobs, wait_port
 from k8snotes.runner.failures import BlockFailure, BlockSkipped, failure_report, missing_files
-from k8snotes.runner.namespace import PageNamespace
 from k8snotes.runner.output import output_matches
 from k8snotes.runner.shell import Result, ShellSession
+from k8snotes.runner.targets import Target
 from k8snotes.runner.update import OutputUpdate, updated_output
 
 DEFAULT_TIMEOUT = 60.0
@@ -59,28 +58,17 @@ def page_slug(page: Path) -> str:
 class PageSession:
     """Runs one page's blocks in order, as a reader's terminal would.
 
-    Two ways to meet the cluster:
-
-    - **reader** (``cluster=None``, ``home`` given): the reader's own conditions.
-      ``HOME`` is the run's reader home, shared by the pages of the run, so the
-      kubeconfig that ``kind create cluster`` writes to ``~/.kube/config`` is the
-      one later pages use: kind's default context and the ``default``
-      namespace, nothing injected. The page makes its cluster, or starts from
-      the state the pages it ``needs`` made.
-    - **namespace** (``cluster`` given): a copy of the cluster's kubeconfig whose
-      context names a fresh namespace of the page's own, deleted at the end; for
-      backends where pages cannot make their own cluster (kwok, existing).
-
-    Either way the page starts in an empty working directory, as a reader does.
+    The page starts in an empty working directory, as a reader does; where its
+    commands go is its ``target``: the reader's machine or a namespace of the
+    suite's cluster (:mod:`k8snotes.runner.targets`).
 
     Args:
         page: The page, relative to the project root (``docs/tasks/x.md``).
         root: The project root.
-        cluster: The cluster to run against in namespace mode, ``None`` in reader mode.
+        target: Where the page's commands meet the cluster (one per page).
         capabilities: What this environment offers (cluster's plus ``docker``...).
         extra_env: Added to the page's shell environment.
         prelude: Shell code run before the first block.
-        home: The reader's home (reader mode).
         update_outputs: Record a wrong expected output as an update of the page
             (:attr:`updates`) instead of failing (``--k8snotes-update``).
     """
@@ -89,35 +77,25 @@ class PageSession:
         self,
         page: Path,
         root: Path,
-        cluster: ClusterInfo | None,
+        target: Target,
         capabilities: set[str],
         extra_env: dict[str, str] | None = None,
         prelude: str = "",
-        home: Path | None = None,
         update_outputs: bool = False,
     ) -> None:
-        if cluster is None and home is None:
-            raise ValueError("reader mode needs the reader's home")
         self.page = page
         self.root = root
-        self.cluster = cluster
-        self.backend = cluster.backend if cluster else "kind"
-        self.real_pods = "pods" in capabilities if cluster else True
+        self.target = target
+        self.backend = target.backend
+        self.real_pods = target.real_pods(capabilities)
         self.capabilities = capabilities
         self.tmp = Path(tempfile.mkdtemp(prefix=f"k8snotes-{page_slug(page)}-"))
         self.workdir = self.tmp / "work"
         self.workdir.mkdir()
         self.meta_dir = self.tmp / "meta"
-        self.home = home or self.tmp / "home"
+        self.home = target.home(self.tmp)
         self.home.mkdir(parents=True, exist_ok=True)
         self.page_id = uuid.uuid4().hex[:12]
-        self.namespace = f"{page_slug(page)}-{uuid.uuid4().hex[:5]}" if cluster else ""
-        self.kubeconfig = self.tmp / "kubeconfig"
-        self.page_namespace = (
-            PageNamespace(cluster, self.namespace, page_slug(page), self.kubeconfig)
-            if cluster is not None and cluster.kubeconfig
-            else None
-        )
         self.failed_at: Block | None = None
         self.command_seconds = 0.0
         """Seconds the page's commands have run so far, as a terminal would spend them.
@@ -129,7 +107,7 @@ class PageSession:
         self.updates: list[OutputUpdate] = []
         bin_dir = str(Path(sys.executable).parent)
         inherited = {k: v for k, v in os.environ.items() if k not in {"KUBECONFIG", "KUBECACHEDIR"}}
-        env = {
+        self.env = {
             **inherited,
             **(extra_env or {}),
             "HOME": str(self.home),
@@ -142,22 +120,14 @@ class PageSession:
             "TERM": "dumb",
             "NO_COLOR": "1",
             "PAGER": "cat",
+            **target.env(self.tmp, page_slug(page)),
         }
-        if cluster is not None:
-            # A fake cluster (no kubeconfig) gets an empty one: never ~/.kube.
-            env["KUBECONFIG"] = str(self.kubeconfig) if cluster.kubeconfig else os.devnull
-            env["KUBECACHEDIR"] = str(self.tmp / "kubecache")
-            env["K8SNOTES_NAMESPACE"] = self.namespace
-        self.env = env
         try:
-            if self.page_namespace is not None:
-                self.page_namespace.create()
-            self.before = inventory.take(self.env) if cluster is None else None
-            self.shell = ShellSession(self.workdir, env, prelude, self.meta_dir)
+            target.open(self.env)
+            self.shell = ShellSession(self.workdir, self.env, prelude, self.meta_dir)
             self.background = BackgroundJobs(self.shell)
         except BaseException:
-            if self.page_namespace is not None:
-                self.page_namespace.delete()
+            target.close()
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise
 
@@ -186,7 +156,7 @@ class PageSession:
             problems += self.background.stop_all()
         finally:
             try:
-                if self.page_namespace is not None and (error := self.page_namespace.delete()):
+                if error := self.target.close():
                     problems.append(error)
             finally:
                 shutil.rmtree(self.tmp, ignore_errors=True)
@@ -199,9 +169,7 @@ class PageSession:
         Docker and the page's own processes with the inventory taken before
         its first block.
         """
-        if self.before is None:
-            return []
-        return inventory.leaks(self.before, self.env, self.page_id, keeps, settle)
+        return self.target.leaks(self.env, self.page_id, keeps, settle)
 
     # -- blocks ---------------------------------------------------------------
 

@@ -1,0 +1,130 @@
+"""Where a page's commands meet the cluster: the reader's machine, or a namespace of the suite's.
+
+A page session (:class:`~k8snotes.runner.session.PageSession`) runs against
+one of two targets, made for each page:
+
+- :class:`ReaderTarget`: the reader's own conditions. ``HOME`` is the run's
+  reader home, shared by the run's pages, so the kubeconfig that ``kind create
+  cluster`` writes to ``~/.kube/config`` is the one later pages use (kind's
+  default context and the ``default`` namespace, nothing injected). What the
+  page leaves is found by the leak check (:mod:`k8snotes.runner.inventory`).
+- :class:`NamespaceTarget`: a copy of the suite's cluster's kubeconfig whose
+  context names a fresh namespace of the page's own, deleted at the end; for
+  backends where pages cannot make their own cluster (kwok, existing).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from k8snotes.cluster.base import Capability, ClusterInfo
+from k8snotes.runner import inventory
+from k8snotes.runner.namespace import PageNamespace
+
+__all__ = ["NamespaceTarget", "ReaderTarget", "Target"]
+
+
+class Target:
+    """What a page session needs to know of where its commands go (one object per page)."""
+
+    backend: str = ""
+    """The backend's name, for the report."""
+
+    def real_pods(self, capabilities: set[str]) -> bool:
+        """True when Pods really run (not simulated)."""
+        raise NotImplementedError
+
+    def home(self, tmp: Path) -> Path:
+        """The page shell's ``HOME`` (``tmp`` is the page's own folder)."""
+        raise NotImplementedError
+
+    def env(self, tmp: Path, slug: str) -> dict[str, str]:
+        """What the target adds to the page shell's environment."""
+        raise NotImplementedError
+
+    def open(self, env: Mapping[str, str]) -> None:
+        """Before the page's first block (``env``: the page shell's environment)."""
+
+    def leaks(
+        self, env: Mapping[str, str], page_id: str, keeps: Iterable[str], settle: float
+    ) -> list[str]:
+        """After the page's clean-up: what it left that ``keeps`` does not name."""
+        return []
+
+    def close(self) -> str | None:
+        """Release what :meth:`open` made; the error, if any."""
+        return None
+
+
+class ReaderTarget(Target):
+    """The reader's machine: the pages make their clusters; the leak check compares inventories.
+
+    Args:
+        home: The run's reader home, shared by its pages.
+    """
+
+    backend = "kind"
+
+    def __init__(self, home: Path) -> None:
+        self.reader_home = home
+        self.before: inventory.Inventory | None = None
+
+    def real_pods(self, capabilities: set[str]) -> bool:
+        return True
+
+    def home(self, tmp: Path) -> Path:
+        return self.reader_home
+
+    def env(self, tmp: Path, slug: str) -> dict[str, str]:
+        return {}  # nothing injected: kind's default context and namespace
+
+    def open(self, env: Mapping[str, str]) -> None:
+        self.before = inventory.take(env)
+
+    def leaks(
+        self, env: Mapping[str, str], page_id: str, keeps: Iterable[str], settle: float
+    ) -> list[str]:
+        if self.before is None:
+            raise RuntimeError("the leak check has no inventory from before the page")
+        return inventory.leaks(self.before, env, page_id, keeps, settle)
+
+
+class NamespaceTarget(Target):
+    """A fresh namespace of the suite's cluster, named in a kubeconfig copy; deleted at the end.
+
+    Args:
+        cluster: The suite's cluster. One with no kubeconfig (a fake backend in
+            the plugin's own tests) gives the page an empty kubeconfig: never ``~/.kube``.
+    """
+
+    def __init__(self, cluster: ClusterInfo) -> None:
+        self.cluster = cluster
+        self.backend = cluster.backend
+        self.namespace: PageNamespace | None = None
+
+    def real_pods(self, capabilities: set[str]) -> bool:
+        return Capability.PODS in capabilities
+
+    def home(self, tmp: Path) -> Path:
+        return tmp / "home"
+
+    def env(self, tmp: Path, slug: str) -> dict[str, str]:
+        name = f"{slug}-{uuid.uuid4().hex[:5]}"
+        kubeconfig = tmp / "kubeconfig"
+        if self.cluster.kubeconfig:
+            self.namespace = PageNamespace(self.cluster, name, slug, kubeconfig)
+        return {
+            "KUBECONFIG": str(kubeconfig) if self.cluster.kubeconfig else os.devnull,
+            "KUBECACHEDIR": str(tmp / "kubecache"),
+            "K8SNOTES_NAMESPACE": name,
+        }
+
+    def open(self, env: Mapping[str, str]) -> None:
+        if self.namespace is not None:
+            self.namespace.create()
+
+    def close(self) -> str | None:
+        return self.namespace.delete() if self.namespace is not None else None
