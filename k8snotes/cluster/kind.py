@@ -273,11 +273,23 @@ class KindBackend(Backend):
                     str(self.kubeconfig),
                 )
             self._record("create_seconds", round(time.monotonic() - start, 1))
-        elif not self.kubeconfig.exists():
-            self.kubeconfig.write_text(self.kind("get", "kubeconfig", "--name", self.cluster_name))
-        self.wait_ready()
-        if addon_images:
-            self.install_addons(addon_images)
+            created = True
+        else:
+            created = False
+            if not self.kubeconfig.exists():
+                self.kubeconfig.write_text(
+                    self.kind("get", "kubeconfig", "--name", self.cluster_name)
+                )
+        try:
+            self.wait_ready()
+            if addon_images:
+                self.install_addons(addon_images)
+        except BaseException:
+            if created:  # rollback: a cluster this call made and could not finish goes
+                with network_lock(), step(f"kind delete cluster --name {self.cluster_name}"):
+                    self.kind("delete", "cluster", "--name", self.cluster_name,
+                              "--kubeconfig", str(self.kubeconfig), check=False)  # fmt: skip
+            raise
         info = ClusterInfo(
             name=self.cluster_name,
             backend=self.name,
