@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from k8snotes.runner.shell import Result, ShellSession, _group_alive, kill_group, started_at
+from k8snotes.runner.shell import Result, ShellSession, group_members, kill_group, started_at
 from k8snotes.runner.tty import run_in_tty
 
 
@@ -46,10 +46,10 @@ def test_background_process_is_stopped_with_its_children(tmp_path: Path) -> None
     sh = session(tmp_path)
     proc = sh.start_background("python3 -m http.server 0 --bind 127.0.0.1 & sleep 300")
     time.sleep(0.3)
-    assert _group_alive(proc.pid)
+    assert group_members(proc.pid)
     kill_group(proc.pid)
     proc.wait(5)
-    assert not _group_alive(proc.pid)
+    assert not group_members(proc.pid)
 
 
 def test_kill_group_checks_identity_before_it_signals(tmp_path: Path) -> None:

@@ -32,8 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from k8snotes.runner.failures import BlockFailure, BlockSkipped
-from k8snotes.runner.shell import Result
+from k8snotes.outcomes import BlockFailure, BlockSkipped, Result
 
 if TYPE_CHECKING:
     from k8snotes.markdown.blocks import Block

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import cast
 
 from k8snotes.markdown.blocks import Block
-from k8snotes.runner.failures import BlockFailure, failure_report
-from k8snotes.runner.shell import Result, ShellSession, kill_group, started_at
+from k8snotes.outcomes import BlockFailure, Result
+from k8snotes.runner.failures import failure_report
+from k8snotes.runner.shell import ShellSession, kill_group, started_at
 
 
 def wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes]) -> bool:

@@ -1,50 +1,19 @@
-"""What a block that went wrong raises, and the report it carries.
+"""The report a failing block carries.
 
 A failure report names the page and line, the command, its exit code and its
 output, and the expected output's difference when there is one, so that a
-failing block can be fixed from the report alone.
+failing block can be fixed from the report alone. What a block raises
+(:class:`~k8snotes.outcomes.BlockFailure`, :class:`~k8snotes.outcomes.BlockSkipped`)
+is the shared vocabulary of :mod:`k8snotes.outcomes`, re-exported here.
 """
 
 from __future__ import annotations
 
-import re
-
 from k8snotes.markdown.blocks import Block
+from k8snotes.outcomes import BlockFailure, BlockSkipped, Result, missing_files
 from k8snotes.runner.output import output_diff
-from k8snotes.runner.shell import Result
 
-
-class BlockFailure(Exception):
-    """A block did not do what the page says; the message is the full report."""
-
-
-class BlockSkipped(Exception):
-    """A block was not run; the message is the reason (counted in the summary)."""
-
-
-_MISSING_FILE = re.compile(
-    r'the path "(?P<a>[^"]+)" does not exist'
-    r"|(?:open|lstat|stat) (?P<b>\S+): (?:no such file or directory|file does not exist)"
-    r"|(?P<c>[\w./-]+): No such file or directory"
-)
-
-
-def missing_files(output: str) -> list[str]:
-    """Files a command's output says do not exist (``kubectl -f``, ``cat``, ``docker build``).
-
-    ```python
-    from k8snotes.runner.failures import missing_files
-
-    out = 'error: the path "pod.yaml" does not exist'
-    assert missing_files(out) == ["pod.yaml"]
-    ```
-    """
-    found = []
-    for m in _MISSING_FILE.finditer(output):
-        name = m["a"] or m["b"] or m["c"]
-        if name and name not in found:
-            found.append(name)
-    return found
+__all__ = ["BlockFailure", "BlockSkipped", "Result", "failure_report", "missing_files"]
 
 
 def failure_report(

@@ -13,10 +13,13 @@ import os
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+
+from k8snotes.outcomes import Result
+
+__all__ = ["Result", "ShellSession", "group_members", "kill_group", "started_at"]
 
 _SAVE_STATE = r"""
 __k8snotes_save() {
@@ -38,17 +41,6 @@ __k8snotes_save() {
 }
 trap __k8snotes_save EXIT
 """
-
-
-@dataclass
-class Result:
-    """What one command printed and how it ended."""
-
-    command: str
-    exit_code: int
-    output: str
-    seconds: float
-    timed_out: bool = False
 
 
 class ShellSession:
@@ -218,16 +210,3 @@ def kill_group(pid: int, grace: float = 3.0, started: float | None = None) -> No
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline and group_members(pid, started):
             time.sleep(0.05)
-
-
-def _group_alive(pgid: int) -> bool:
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            return True
-    return False

@@ -6,7 +6,8 @@ import time
 
 import pexpect
 
-from k8snotes.runner.shell import Result, ShellSession, kill_group, started_at
+from k8snotes.outcomes import Result
+from k8snotes.runner.shell import ShellSession, kill_group, started_at
 
 
 def run_in_tty(shell: ShellSession, command: str, stdin: str, timeout: float) -> Result:
