@@ -45,9 +45,9 @@ def test_cluster_lifecycle(tmp_path: Path) -> None:
         )
         assert "Server Version: v1.37.2" in kubectl(backend, "version")
         # Listening sockets of the cluster's processes: loopback only.
-        pids = {str(p) for p in backend._pids()}
+        running = {str(p) for p in backend._pids()}
         sockets = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True).stdout
-        ours = [line for line in sockets.splitlines() if any(f"pid={p}," in line for p in pids)]
+        ours = [line for line in sockets.splitlines() if any(f"pid={p}," in line for p in running)]
         assert ours and all(line.split()[3].startswith("127.0.0.1:") for line in ours)
         # Replicas spread over the nodes.
         kubectl(
@@ -85,6 +85,7 @@ def test_cluster_lifecycle(tmp_path: Path) -> None:
     finally:
         pids = backend._pids()
         backend.down()
+    assert pids, "no process of the cluster was found while it ran"
     assert not any(process_alive(p) for p in pids)
     assert not backend.kubeconfig.exists()
     after = sorted(p.name for p in kube_home.rglob("*")) if kube_home.exists() else None

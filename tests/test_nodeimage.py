@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -282,28 +284,81 @@ replace github.com/x/y => github.com/z/y v1.2.3 // pinned
     assert binaries.gomod_require(go_mod, "github.com/none") is None
 
 
+def _docker_save_stand_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exit_code: int = 0
+) -> Path:
+    """A ``docker`` first on ``PATH`` whose ``save`` writes a small image archive (no engine).
+
+    ``docker save`` is the one thing ``_save_cache`` asks of Docker; each call is logged
+    to the returned file, and the archive is ``stand-in-image.tar`` beside it.
+    """
+    image = tmp_path / "stand-in-image.tar"
+    with tarfile.open(image, "w") as tar:
+        _member(tar, "manifest.json", json.dumps([{"RepoTags": [nodeimage.NODE_IMAGE]}]).encode())
+        _member(tar, "layer.tar", os.urandom(4096))
+    log = tmp_path / "docker-calls"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "docker"
+    fake.write_text(
+        f'#!/bin/sh\necho "$*" >> "{log}"\n[ "$1" = save ] || exit 99\n'
+        f'cat "{image}"\nexit {exit_code}\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return log
+
+
+def test_save_cache_gzips_the_saved_image_and_drops_older_builds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("K8SNOTES_CACHE", str(tmp_path / "cache"))
+    log = _docker_save_stand_in(tmp_path, monkeypatch)
+    older = nodeimage.cached_archive("older-build-key")
+    older.parent.mkdir(parents=True)
+    older.write_bytes(b"an archive of an earlier build")
+    dest = nodeimage._save_cache("0123456789abcdef")
+    assert dest == nodeimage.cached_archive("0123456789abcdef")
+    assert gzip.decompress(dest.read_bytes()) == (tmp_path / "stand-in-image.tar").read_bytes()
+    assert log.read_text().splitlines() == [f"save {nodeimage.NODE_IMAGE}"]
+    assert sorted(dest.parent.iterdir()) == [dest], "the older build and the .part are gone"
+
+
+def test_a_failed_save_leaves_no_archive_and_keeps_the_older_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("K8SNOTES_CACHE", str(tmp_path / "cache"))
+    _docker_save_stand_in(tmp_path, monkeypatch, exit_code=1)
+    older = nodeimage.cached_archive("older-build-key")
+    older.parent.mkdir(parents=True)
+    older.write_bytes(b"an archive of an earlier build")
+    failed = re.escape(f"docker save {nodeimage.NODE_IMAGE} failed")
+    with pytest.raises(docker.DockerError, match=failed):
+        nodeimage._save_cache("0123456789abcdef")
+    assert not nodeimage.cached_archive("0123456789abcdef").exists()
+    assert older.read_bytes() == b"an archive of an earlier build"
+
+
 def test_a_node_image_in_the_engine_but_not_in_the_cache_is_saved(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A cleared cache on an engine that kept the image (found by the cold stability run)."""
-    monkeypatch.setenv("K8SNOTES_CACHE", str(tmp_path))
+    """A cleared cache on an engine that kept the image (found by the cold stability run).
+
+    The engine's answers (the build key, the image's labels) are given; ``_save_cache``
+    runs as it is, on the ``docker save`` stand-in.
+    """
+    monkeypatch.setenv("K8SNOTES_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("K8SNOTES_STATE", raising=False)
     key = "0123456789abcdef"
     monkeypatch.setattr(nodeimage, "node_image_key", lambda: (key, "base", []))
     monkeypatch.setattr(docker, "ensure_engine", lambda: None)
     monkeypatch.setattr(images, "labels", lambda tag: {nodeimage.KEY_LABEL: key})
-    saved: list[str] = []
-
-    def save(k: str) -> Path:
-        saved.append(k)
-        nodeimage.cached_archive(k).parent.mkdir(parents=True, exist_ok=True)
-        nodeimage.cached_archive(k).touch()
-        return nodeimage.cached_archive(k)
-
-    monkeypatch.setattr(nodeimage, "_save_cache", save)
+    log = _docker_save_stand_in(tmp_path, monkeypatch)
     assert nodeimage.ensure_node_image(allow_pull=False) == nodeimage.NODE_IMAGE
-    assert saved == [key]
+    archive = nodeimage.cached_archive(key)
+    assert gzip.decompress(archive.read_bytes()) == (tmp_path / "stand-in-image.tar").read_bytes()
     assert nodeimage.ensure_node_image(allow_pull=False) == nodeimage.NODE_IMAGE
-    assert saved == [key], "saved once: the archive is there now"
+    assert log.read_text().splitlines() == [f"save {nodeimage.NODE_IMAGE}"], "saved once"
 
 
 @pytest.mark.docker

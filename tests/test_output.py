@@ -124,6 +124,7 @@ def test_every_placeholder_has_cases() -> None:
 def test_placeholder(name: str) -> None:
     placeholder = PLACEHOLDERS[name]
     good, bad = CASES[name]
+    assert good and bad, f"{name} needs values it matches and values it must not match"
     assert [v for v in good if not placeholder.matches(v)] == [], f"{name} must match these"
     assert [v for v in bad if placeholder.matches(v)] == [], f"{name} must not match these"
     # Written in an expected line, it matches the same values there.

@@ -38,8 +38,9 @@ SITE_DISTRIBUTIONS = [
 # ... nor be importable under the names the code would import them by.
 SITE_MODULES = ["mkdocs", "material", "mkdocstrings", "playwright", "zensical"]
 
-# The foreign project built in this module's workers: one virtualenv for all of its tests.
-pytestmark = pytest.mark.xdist_group("packaging")
+# The foreign project built in this module's workers: one virtualenv for all of its tests,
+# made in minutes from the package index (so not in `make check`).
+pytestmark = [pytest.mark.xdist_group("packaging"), pytest.mark.slow]
 
 FAKE_CLUSTER = """\
 import pytest

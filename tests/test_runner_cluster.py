@@ -151,26 +151,37 @@ def test_background_block_is_waited_for_and_stopped(kwok: KwokBackend, tmp_path:
 
 
 def test_page_namespace_and_files_are_removed(kwok: KwokBackend, tmp_path: Path) -> None:
-    page = '# P\n\n```bash\npwd; echo "$KUBECONFIG"\n```\n'
-    proc = run_page(tmp_path, page, None, "-s")
+    seen = tmp_path / "seen"  # outside the page's folder, which must go
+    page = (
+        "# P\n\n```bash\n"
+        f'kubectl get namespace "$K8SNOTES_NAMESPACE" -o name > {seen}\n'
+        f'echo "$PWD" >> {seen}; echo "$KUBECONFIG" >> {seen}\n'
+        "```\n"
+    )
+    proc = run_page(tmp_path, page)
     assert proc.returncode == 0, proc.stdout
-    namespaces = subprocess.run(
+    # What the page saw: a namespace and a folder of its own (so there is something to check).
+    ns, workdir, kubeconfig = seen.read_text().splitlines()
+    assert ns.startswith("namespace/page-"), ns
+    assert Path(kubeconfig).parent == Path(workdir).parent
+    assert Path(workdir).parent.name.startswith("k8snotes-page-")
+    # Deletion does not wait: the namespace is gone or on its way, never still Active.
+    left = subprocess.run(
         [
             "kubectl",
             "get",
-            "namespaces",
-            "-l",
-            "k8snotes.dev/page=page",
+            ns,
+            "--ignore-not-found",
             "-o",
-            "jsonpath={range .items[*]}{.metadata.name} {.status.phase}{'\\n'}{end}",
+            "jsonpath={.metadata.labels.k8snotes\\.dev/page} {.status.phase}",
         ],
         env=kwok.env(),
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    assert all(line.endswith("Terminating") for line in namespaces.splitlines() if line)
-    assert not list(Path("/tmp").glob("k8snotes-page-*"))
+    assert left in ("", "page Terminating"), left
+    assert not Path(workdir).parent.exists(), "the page's folder is left"
 
 
 def test_interactive_command_without_stdin_is_refused(kwok: KwokBackend, tmp_path: Path) -> None:
