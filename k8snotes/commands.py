@@ -15,8 +15,8 @@ from pathlib import Path
 
 from markdown.extensions.toc import slugify
 
-from k8snotes.evaluators.console import split_console
 from k8snotes.markdown import Block, parse_page
+from k8snotes.markdown.console import split_console
 from k8snotes.markdown.includes import Includes
 from k8snotes.plan import plan
 

@@ -9,8 +9,7 @@ from pathlib import Path
 import markdown
 import pytest
 
-from k8snotes.evaluators.console import split_console
-from k8snotes.markdown import Block, parse_page
+from k8snotes.markdown import Block
 from k8snotes.markdown.copytext import (
     NOT_EXECUTED_LANGUAGES,
     console_commands,
@@ -21,8 +20,6 @@ from k8snotes.markdown.copytext import (
 )
 from k8snotes.markdown.includes import Includes
 from k8snotes.plan import NOT_EXECUTED
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def block(language: str, text: str, **meta: object) -> Block:
@@ -92,19 +89,6 @@ def test_bash_and_other_blocks_copy_their_text_trimmed_at_the_end() -> None:
     assert (
         copy_text(block("bash", "$ echo not a prompt in bash\n")) == "$ echo not a prompt in bash"
     )
-
-
-def test_console_commands_are_what_the_runner_runs() -> None:
-    """Every console block of the site: the same commands as the runner's split_console."""
-    includes = Includes(ROOT / "mkdocs.yml")
-    seen = 0
-    for page in sorted((ROOT / "docs").rglob("*.md")):
-        for b in parse_page(page, includes, ROOT):
-            if b.language != "console" or "skip" in b.meta:
-                continue
-            seen += 1
-            assert console_commands(b.text) == [c for c, _, _ in split_console(b.text)], b.location
-    assert seen > 10
 
 
 def test_not_executed_languages_match_the_runner() -> None:

@@ -4,7 +4,8 @@ Every block the runner executes has a copy button on the site, and what it copie
 what the runner executes: a reader who pastes it runs what was tested. For a ``console``
 block that is its commands only (no ``$ `` prompts, no output); for any other block, its
 text. ``tests/browser/test_copy_fidelity.py`` clicks every button of the built site and
-compares the clipboard with :func:`copy_text`.
+compares the clipboard with :func:`copy_text`. Both read a block through the one console
+grammar, :mod:`k8snotes.markdown.console`.
 
 On the site, Material copies a block's displayed text, and the site's stylesheet hides
 Pygments' prompts (``.gp``) and output (``.go``) while it copies. Pygments reads more
@@ -22,81 +23,38 @@ import re
 from pathlib import Path
 
 from k8snotes.markdown.blocks import Block
+from k8snotes.markdown.console import (
+    CONTINUATION,
+    PROMPT,
+    console_commands,
+    console_lines,
+    line_kinds,
+)
 from k8snotes.markdown.includes import Includes
 from k8snotes.markdown.parse import parse_page
 
-PROMPT = "$ "
-"""What starts a command line of a ``console`` block; every other line is output."""
-
-CONTINUATION = "> "
-r"""An optional prompt on the lines that continue a command ending with ``\``."""
+__all__ = [
+    "CONTINUATION",
+    "HIDDEN_CLASSES",
+    "NOT_EXECUTED_LANGUAGES",
+    "PROMPT",
+    "console_commands",
+    "console_copy_html",
+    "console_lines",
+    "copy_text",
+    "executable_blocks",
+    "is_executable",
+]
 
 NOT_EXECUTED_LANGUAGES = frozenset({"mermaid"})
 """Languages the runner never executes (``k8snotes.plan.NOT_EXECUTED``; a test keeps them equal)."""
 
 
-def console_lines(text: str) -> list[tuple[str, str]]:
-    r"""Each line of a ``console`` block's text with its kind, as the runner reads them.
-
-    The kind is ``"command"`` (starts with ``$ ``), ``"continuation"`` (follows a command
-    line that ends with ``\``; it may start with ``> ``) or ``"output"`` (anything else,
-    even a line that starts with ``# `` or ``%``). A trailing newline adds no line.
-
-    ```python
-    from k8snotes.markdown.copytext import console_lines
-
-    text = "$ echo a \\\n> b\n# a b\n"
-    assert console_lines(text) == [
-        ("command", "$ echo a \\"),
-        ("continuation", "> b"),
-        ("output", "# a b"),
-    ]
-    ```
-    """
-    lines = text.removesuffix("\n").split("\n")
-    return list(zip(_kinds(lines), lines, strict=True))
-
-
-def _kinds(lines: list[str]) -> list[str]:
-    kinds: list[str] = []
-    continued = False
-    for line in lines:
-        if continued:
-            kinds.append("continuation")
-            continued = line.removeprefix(CONTINUATION).endswith("\\")
-        elif line.startswith(PROMPT):
-            kinds.append("command")
-            continued = line[len(PROMPT) :].endswith("\\")
-        else:
-            kinds.append("output")
-    return kinds
-
-
-def console_commands(text: str) -> list[str]:
-    r"""The commands of a ``console`` block, prompts dropped, continuation lines joined.
-
-    The same commands, split the same way, as the runner's :func:`~k8snotes.evaluators.console.split_console` runs.
-
-    ```python
-    from k8snotes.markdown.copytext import console_commands
-
-    text = "$ kubectl get pods\nNAME   READY\n$ echo a \\\n> b\na b\n"
-    assert console_commands(text) == ["kubectl get pods", "echo a \\\nb"]
-    ```
-    """
-    commands: list[list[str]] = []
-    for kind, line in console_lines(text):
-        if kind == "command":
-            commands.append([line[len(PROMPT) :]])
-        elif kind == "continuation":
-            commands[-1].append(line.removeprefix(CONTINUATION))
-    return ["\n".join(parts) for parts in commands]
-
-
 def copy_text(block: Block) -> str:
     r"""The text the copy button of ``block`` puts on the clipboard.
 
-    A ``console`` block yields its commands (:func:`console_commands`) one per line;
+    A ``console`` block yields its commands
+    (:func:`~k8snotes.markdown.console.console_commands`) one per line;
     any other block yields its text. The copy button trims trailing whitespace, and so
     does this.
 
@@ -191,7 +149,9 @@ def _console_code(code: str) -> str:
         lines, tail = parsed, None
     texts = [html.unescape("".join(t for _, t in tokens)) for _, tokens in lines]
     out: list[str] = []
-    for i, ((head, tokens), text, kind) in enumerate(zip(lines, texts, _kinds(texts), strict=True)):
+    for i, ((head, tokens), text, kind) in enumerate(
+        zip(lines, texts, line_kinds(texts), strict=True)
+    ):
         newline = "\n" if i < len(lines) - 1 or tail is not None else ""
         if kind == "output":
             # The newline inside the hidden span: a copy leaves no empty line for it.
