@@ -1,0 +1,258 @@
+"""Pages and blocks as pytest nodes: a page opens its session in its first block's set-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from k8snotes.cluster.base import ClusterInfo
+from k8snotes.lifecycle import interrupted
+from k8snotes.markdown import Block, PageError, parse_page
+from k8snotes.markdown.frontmatter import PageSettings, page_settings
+from k8snotes.plugin.options import _docs_name, docs_folders
+from k8snotes.plugin.run import _STATE
+from k8snotes.runner.session import BlockFailure, BlockSkipped, PageSession
+
+
+def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
+    """A Markdown page, when the run opted in and the page is under a docs folder or named."""
+    config = parent.config
+    if file_path.suffix != ".md" or _STATE not in config.stash:
+        return None
+    under_docs = any(d == file_path or d in file_path.parents for d in docs_folders(config))
+    named = config.getoption("--k8snotes") and any(
+        Path(a.split("::")[0]).resolve() in (file_path, *file_path.parents) for a in config.args
+    )
+    if not (under_docs or named):
+        return None
+    return MarkdownPage.from_parent(parent, path=file_path)
+
+
+class MarkdownPage(pytest.File):
+    """A page: its blocks are its tests, run in order in one session."""
+
+    session_obj: PageSession | None = None
+    setup_error: str | None = None
+    """Why the page's session could not be opened: every block of the page reports it."""
+    settings: PageSettings = PageSettings()
+    fingerprint: str = ""
+    machine: int = 1
+    """The reader's machine this page runs on (reader mode)."""
+    copy_of: MarkdownPage | None = None
+    """The page this one repeats on another machine (a set-up page several machines need)."""
+
+    def copy_for(self, machine: int) -> MarkdownPage:
+        """The same page, its blocks named ``NAME[machine-K]``, to run on reader's machine ``machine``."""
+        from k8snotes.scheduling import copy_name
+
+        copy = MarkdownPage.from_parent(self.parent, path=self.path)  # type: ignore[arg-type]
+        copy.settings, copy.fingerprint = self.settings, self.fingerprint
+        copy.machine, copy.copy_of = machine, self
+        copy.items = [
+            BlockItem.from_parent(
+                copy,
+                name=copy_name(item.name, machine),
+                block=item.block,
+                output_block=item.output_block,
+            )
+            for item in self.items
+        ]
+        return copy
+
+    def collect(self) -> list[BlockItem]:  # type: ignore[override]
+        state = self.config.stash[_STATE]
+        try:
+            blocks = parse_page(self.path, state.includes, state.root)
+            self.settings = page_settings(self.path, self.path.relative_to(state.root))
+        except PageError as exc:
+            raise self.CollectError(str(exc)) from None
+        from k8snotes.changes import fingerprint
+
+        self.fingerprint = fingerprint(self.path.read_text(), (b.text for b in blocks))
+        items = []
+        for i, block in enumerate(blocks):
+            if block.meta.get("output"):
+                continue
+            following = blocks[i + 1] if i + 1 < len(blocks) else None
+            output = following if following is not None and following.meta.get("output") else None
+            items.append(
+                BlockItem.from_parent(
+                    self,
+                    name=f"line-{block.line}-{block.language or 'text'}",
+                    block=block,
+                    output_block=output,
+                )
+            )
+        self.items = items
+        return items
+
+    def open_session(self, cluster: ClusterInfo | None = None) -> PageSession:
+        """The page's session, opened in its first block's set-up phase.
+
+        ``cluster`` is the ``k8s_cluster`` fixture's (namespace mode). A failure
+        here (the reader's machine, the cluster, the page's namespace) is an
+        error of the set-up of each of the page's blocks, never a block's
+        failure; it is raised once per block, not retried.
+        """
+        if self.setup_error is not None:
+            raise PageSetupError(self.setup_error)
+        if self.session_obj is None:
+            try:
+                self.session_obj = self._open_session(cluster)
+            except Exception as exc:
+                page = self.path.relative_to(self.config.stash[_STATE].root)
+                self.setup_error = (
+                    f"{page}: the page could not be set up: {type(exc).__name__}: {exc}"
+                )
+                raise PageSetupError(self.setup_error) from exc
+        return self.session_obj
+
+    def _open_session(self, cluster: ClusterInfo | None) -> PageSession:
+        state = self.config.stash[_STATE]
+        rel = self.path.relative_to(state.root)
+        from k8snotes.runner.environment import page_prelude
+
+        update = bool(self.config.getoption("--k8snotes-update"))
+        from k8snotes.runner.targets import NamespaceTarget, ReaderTarget, Target
+
+        target: Target
+        if state.reader_mode:
+            target = ReaderTarget(state.ensure_reader(self.machine).home)
+        else:
+            cluster = cluster or state.ensure_cluster()
+            state.use_cluster(cluster)
+            target = NamespaceTarget(cluster)
+        return PageSession(
+            rel, state.root, target, state.capabilities, state.env, page_prelude(),
+            update_outputs=update,
+        )  # fmt: skip
+
+    def teardown(self) -> None:
+        """Close the page's session, check what it left, write ``--k8snotes-update``'s changes.
+
+        Each step runs whatever the one before it raised. After an interrupt
+        (Ctrl-C, SIGTERM) the leak check is left out: the page's own clean-up
+        never ran, and the run's release deletes what the pages made.
+        """
+        self.setup_error = None
+        if self.session_obj is None:
+            return
+        session, self.session_obj = self.session_obj, None
+        problems: list[str] = []
+        try:
+            problems += session.close()
+        except Exception as exc:
+            problems.append(f"closing the page's session: {type(exc).__name__}: {exc}")
+        if not interrupted():
+            try:
+                left = session.leaks(self.settings.keeps)
+            except Exception as exc:
+                left = [f"the leak check could not look: {type(exc).__name__}: {exc}"]
+            if left:
+                problems.append(
+                    "the page left behind what its clean-up did not mean to keep "
+                    "(front matter keeps: "
+                    + (", ".join(self.settings.keeps) or "nothing")
+                    + "):\n  "
+                    + "\n  ".join(left)
+                )
+        if session.updates:
+            from k8snotes.runner.update import apply_updates
+
+            for line in apply_updates(session.updates):
+                self.warn(pytest.PytestWarning(f"--k8snotes-update: {line}"))
+        if problems:
+            raise BlockFailure(f"{session.page}: clean-up failed:\n" + "\n".join(problems))
+
+
+class PageSetupError(RuntimeError):
+    """The page's session could not be opened (raised again for each of its blocks)."""
+
+
+def _wants_cluster(k8s_cluster: ClusterInfo) -> None:
+    """What a block asks for outside reader mode (its fixture names are read from here)."""
+
+
+@pytest.fixture(scope="session")
+def k8s_cluster(request: pytest.FixtureRequest) -> ClusterInfo:
+    """The cluster pages run on outside reader mode, brought up once per run.
+
+    Override it in a ``conftest.py`` to run the pages on a cluster of your own
+    making (pytest-kind, k3d, a remote one); each page still gets a namespace of
+    its own, and the capabilities are probed from the cluster:
+
+    ```python
+    import pytest
+
+    from k8snotes.cluster.base import ClusterInfo
+
+
+    @pytest.fixture(scope="session")
+    def k8s_cluster():
+        return ClusterInfo("mine", "existing", "/path/to/kubeconfig", "my-context", [], True)
+    ```
+    """
+    return request.config.stash[_STATE].ensure_cluster()
+
+
+class BlockItem(pytest.Item):
+    """One block of a page."""
+
+    def __init__(self, *, block: Block, output_block: Block | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.block = block
+        self.output_block = output_block
+        # Outside reader mode the cluster comes from the k8s_cluster fixture, which a
+        # project's conftest may override (reader-mode pages make their own clusters).
+        self.funcargs: dict[str, Any] = {}
+        wants = None if self.config.stash[_STATE].reader_mode else _wants_cluster
+        self._fixtureinfo = self.session._fixturemanager.getfixtureinfo(
+            node=self, func=wants, cls=None
+        )
+        self.fixturenames = self._fixtureinfo.names_closure
+
+    def setup(self) -> None:
+        """Fill the fixtures, then open the page's session (the first block of a page does)."""
+        from _pytest.fixtures import TopRequest
+
+        self._request = TopRequest(self, _ispytest=True)  # type: ignore[arg-type]
+        self._request._fillfixtures()
+        page: MarkdownPage = self.parent  # type: ignore[assignment]
+        try:
+            page.open_session(self.funcargs.get("k8s_cluster"))
+        except PageSetupError as exc:
+            pytest.fail(str(exc), pytrace=False)  # an error of this block's set-up phase
+
+    def runtest(self) -> None:
+        page: MarkdownPage = self.parent  # type: ignore[assignment]
+        self.user_properties.append(("page", _docs_name(page)))
+        if page.copy_of is not None:
+            self.user_properties.append(("machine", page.machine))
+        session = page.open_session(self.funcargs.get("k8s_cluster"))
+        self.user_properties.append(("backend", session.backend))
+        self.user_properties.append(("language", self.block.language))
+        updates = len(session.updates)
+        ran_before = session.command_seconds
+        try:
+            notes = session.run_block(self.block, self.output_block)
+        except BlockSkipped as skip:
+            self.user_properties.append(("skip_reason", str(skip)))
+            pytest.skip(str(skip))
+        finally:
+            ran = session.command_seconds - ran_before
+            self.user_properties.append(("command_seconds", round(ran, 3)))
+        if len(session.updates) > updates:
+            notes.append("output differed: page updated (--k8snotes-update)")
+        for note in notes:
+            self.user_properties.append(("note", note))
+        self.user_properties.append(("pods", "real" if session.real_pods else "simulated"))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, BlockFailure | PageSetupError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)  # type: ignore[return-value]
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.block.line - 1, f"{self.block.location} [{self.block.language}]"

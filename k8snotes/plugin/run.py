@@ -1,0 +1,231 @@
+"""The run's state in each pytest process: the reader's machine or the suite's cluster, and what it holds."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from k8snotes.cluster.base import ClusterInfo
+from k8snotes.lifecycle import Resources
+from k8snotes.markdown import PageError
+from k8snotes.markdown.frontmatter import page_settings
+from k8snotes.markdown.includes import Includes
+from k8snotes.plugin.options import RUN_ID_ENV, docs_folders
+
+
+def _add_needed_pages(config: pytest.Config) -> None:
+    """Run the pages a named page ``needs`` too (before it), as a reader would have.
+
+    ``pytest docs/concepts/pods.md`` in reader mode also runs the page that
+    prepares its cluster; naming a folder or the whole suite adds nothing.
+    """
+    from k8snotes.needs import Needs
+
+    named = [Path(a.split("::")[0]).resolve() for a in config.args]
+    for docs in docs_folders(config):
+        graph: dict[str, list[str]] = {}
+        for page in docs.rglob("*.md"):
+            try:
+                graph[str(page.relative_to(docs))] = page_settings(page).needs
+            except PageError:
+                continue
+        wanted = [
+            docs / name
+            for name in sorted(
+                Needs(graph).closure(
+                    str(p.relative_to(docs))
+                    for p in named
+                    if p.suffix == ".md" and docs in p.parents
+                )
+            )
+            if not any(n == docs / name or n in (docs / name).parents for n in named)
+        ]
+        config.args[:0] = [str(p) for p in wanted]
+
+
+class _Recorder:
+    """What this run's reports say, per config (an in-process inner run has its own)."""
+
+    def __init__(self) -> None:
+        self.collected: list[pytest.TestReport] = []
+        self.page_seconds: dict[str, float] = {}
+        self.page_outcomes: dict[str, set[str]] = {}
+        """Page node path -> the node ids of its blocks that reported, or ``failed``."""
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call" or (report.when == "setup" and report.skipped):
+            self.collected.append(report)
+        page_file = report.nodeid.split("::", 1)[0]
+        if page_file.endswith(".md") and "::" in report.nodeid:
+            seen = self.page_outcomes.setdefault(page_file, set())
+            seen.add("failed" if report.failed else report.nodeid)
+        if dict(report.user_properties).get("page") and "machine" not in dict(
+            report.user_properties
+        ):  # a set-up page's copy on another machine: counted once
+            page = str(dict(report.user_properties)["page"])
+            self.page_seconds[page] = self.page_seconds.get(page, 0.0) + report.duration
+
+
+class _RunState:
+    """Per-process state of the run: the cluster, and what was started here."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.root = Path(str(config.rootpath))
+        snippets = [Path(p) for p in config.getini("k8snotes_snippets")] or [self.root]
+        self.includes = Includes(self.root / "mkdocs.yml", snippets)
+        self.cluster: ClusterInfo | None = None
+        self.capabilities: set[str] = set()
+        self.env: dict[str, str] = {}
+        self.reader: Any = None
+        self.recorder = _Recorder()
+        self.bringup_error: str | None = None
+        """The first bring-up error (reader machine or cluster), raised for every later page."""
+        self.resources = Resources("the run")
+        """What this process acquired for the run, released in reverse when its session ends."""
+        self.undo_signals: Any = lambda: None
+
+    def hold_run_resources(self) -> None:
+        """On the controller: release at the end what any process of the run may start.
+
+        The suite's cluster (namespace mode) and the Docker engine are shared by
+        the run's workers, so the controller releases them, once all workers are
+        done; each release checks that this run made what it releases.
+        """
+
+        def release_engine() -> None:
+            from k8snotes.runner.environment import release_environment
+
+            release_environment(self.run_id)
+
+        def release_suite_cluster() -> None:
+            from k8snotes.cluster.registry import release_cluster
+
+            try:
+                backend = self.backend()
+            except ValueError:
+                return
+            release_cluster(backend, self.run_id)
+
+        self.resources.acquire("the Docker engine, if this run started it", release_engine)
+        self.resources.acquire("the suite's cluster, if this run made it", release_suite_cluster)
+        if self.reader_mode and self.machines > 1:
+            from k8snotes.runner.machines import restore_host
+
+            self.resources.acquire("the host settings the machines changed", restore_host)
+
+    @functools.cached_property
+    def reader_mode(self) -> bool:
+        """True when pages run as a reader's: ``k8snotes_reader_mode`` set, on the ``kind`` backend."""
+        mode = self.config.getoption("--k8snotes-mode")
+        if mode == "namespace" or (mode is None and not self.config.getini("k8snotes_reader_mode")):
+            return False
+        try:
+            return bool(self.backend().name == "kind")
+        except ValueError:
+            return False
+
+    @functools.cached_property
+    def machines(self) -> int:
+        """Reader's machines side by side: the ini or option value, at most one per worker."""
+        if not self.reader_mode:
+            return 1
+        wanted = self.config.getoption("--k8snotes-machines")
+        if wanted is None:
+            wanted = int(self.config.getini("k8snotes_machines") or 1)
+        return max(1, min(int(wanted), _worker_count(self.config)))
+
+    def ensure_reader(self, machine: int = 1) -> Any:
+        """Reader's machine ``machine``, prepared once per process; a failure is raised once.
+
+        Machine 1 is the host; machine 2 and up are network namespaces with a
+        Docker engine each (:mod:`k8snotes.runner.machines`), which this
+        process enters for good: a worker runs one machine's pages only.
+        """
+        if self.bringup_error:
+            raise RuntimeError(f"the reader's machine could not be prepared: {self.bringup_error}")
+        if self.reader is not None and self.reader.machine_index != machine:
+            raise RuntimeError(
+                f"pages of reader's machines {self.reader.machine_index} and {machine} were "
+                "sent to one worker (the scheduler keeps a machine's pages on one worker)"
+            )
+        if self.reader is None:
+            from k8snotes.runner.environment import ReaderRun
+
+            other = None
+            try:
+                if machine > 1:
+                    from k8snotes.runner import machines
+
+                    other = machines.Machine(machine)
+                    machines.raise_inotify_limit()
+                    self.resources.acquire(f"reader's machine {machine}", other.stop)
+                    other.start()
+                    other.enter()
+                reader = ReaderRun(self.run_id, other)
+                self.resources.acquire("the reader's kind clusters and containers", reader.release)
+                self.capabilities, self.env = reader.prepare()
+            except Exception as exc:
+                self.bringup_error = f"{type(exc).__name__}: {exc}"
+                raise
+            self.reader = reader
+        return self.reader
+
+    @property
+    def run_id(self) -> str:
+        return os.environ[RUN_ID_ENV]
+
+    def backend(self) -> Any:
+        from k8snotes.cluster.registry import get_backend
+
+        name = self.config.getoption("--k8snotes-backend")
+        context = self.config.getoption("--k8snotes-context")
+        if context and not name:
+            name = "existing"
+        return get_backend(name, context)
+
+    def use_cluster(self, cluster: ClusterInfo) -> None:
+        """Pages run on ``cluster``: probe what it offers, once."""
+        if self.cluster is not cluster or not self.capabilities:
+            from k8snotes.runner.environment import page_environment
+
+            self.cluster = cluster
+            self.capabilities, self.env = page_environment(cluster)
+
+    def ensure_cluster(self) -> ClusterInfo:
+        """The suite's cluster (namespace mode), brought up once; a failure is raised once.
+
+        Later pages fail at once with the first error instead of trying again.
+        """
+        if self.bringup_error:
+            raise RuntimeError(f"the cluster could not be brought up: {self.bringup_error}")
+        if self.cluster is None:
+            from k8snotes.cluster.registry import shared_cluster
+            from k8snotes.runner.environment import page_environment, prepare_cluster
+
+            backend = self.backend()
+            try:
+                self.cluster = shared_cluster(backend, self.run_id, prepare_cluster)
+                self.capabilities, self.env = page_environment(self.cluster)
+            except Exception as exc:
+                self.bringup_error = f"{type(exc).__name__}: {exc}"
+                raise
+        return self.cluster
+
+
+_STATE = pytest.StashKey[_RunState]()
+
+
+def _worker_count(config: pytest.Config) -> int:
+    """How many pytest-xdist workers this run has (1 without xdist)."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        return int(workerinput.get("workercount", 1))
+    workers = getattr(config.option, "numprocesses", None)
+    if not workers or getattr(config.option, "dist", "no") == "no":
+        return 1
+    return int(workers)
