@@ -17,12 +17,11 @@ assert a != fingerprint("# Page\\n", ["kubectl get pods -A"])
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
-from k8snotes import locks, paths
+from k8snotes import paths, records
 
 GREEN_FILE = "green-pages.json"
 """The record of pages that last passed, and under which fingerprint, in the cache."""
@@ -52,8 +51,7 @@ def _path() -> Path:
 
 def recorded() -> dict[str, str]:
     """Page (absolute path) -> the fingerprint of its last green run."""
-    path = _path()
-    return json.loads(path.read_text()) if path.exists() else {}
+    return records.read_json(_path()) or {}
 
 
 def record_green(pages: dict[str, str]) -> None:
@@ -61,7 +59,9 @@ def record_green(pages: dict[str, str]) -> None:
     if not pages:
         return
     path = _path()
-    with locks.held(path.with_suffix(".lock"), "the green pages record", 60):
-        data = {page: fp for page, fp in recorded().items() if Path(page).exists()}
+    with records.updated_json(
+        path, "the green pages record", lock=path.with_suffix(".lock"), indent=1, sort_keys=True
+    ) as data:
+        for gone in [page for page in data if not Path(page).exists()]:
+            del data[gone]
         data.update(pages)
-        path.write_text(json.dumps(data, indent=1, sort_keys=True))

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
-from k8snotes import paths
+from k8snotes import paths, records
 
 DEFAULT_CLUSTER_NAME = "k8snotes"
 """Name of the suite's cluster (never kind's default ``kind``, which pages create)."""
@@ -49,9 +49,8 @@ class ClusterInfo:
     created_by_run: str = ""
 
     def save(self, folder: Path) -> None:
-        """Write ``cluster.json`` into ``folder``."""
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "cluster.json").write_text(json.dumps(self.__dict__, indent=2))
+        """Write ``cluster.json`` into ``folder`` (atomically: a reader sees it whole)."""
+        records.write_json_atomic(folder / "cluster.json", self.__dict__, indent=2)
 
     @classmethod
     def load(cls, folder: Path) -> ClusterInfo | None:

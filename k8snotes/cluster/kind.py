@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from k8snotes import locks, paths
+from k8snotes import locks, paths, records
 from k8snotes.cluster import addons
 from k8snotes.cluster.base import Backend, Capability, ClusterInfo
 from k8snotes.locks import held
@@ -196,15 +196,15 @@ class KindBackend(Backend):
         return proc.returncode == 0
 
     def _record(self, key: str, value: object) -> None:
+        # Called under the cluster's lock (up): one writer; written whole for any reader.
         path = self.state / "kind-backend.json"
-        data = json.loads(path.read_text()) if path.exists() else {}
+        data = records.read_json(path) or {}
         data[key] = value
-        self.state.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(data, indent=2))
+        records.write_json_atomic(path, data, indent=2)
 
     def _recorded(self, key: str) -> object:
-        path = self.state / "kind-backend.json"
-        return json.loads(path.read_text()).get(key) if path.exists() else None
+        data = records.read_json(self.state / "kind-backend.json")
+        return data.get(key) if data is not None else None
 
     def _network_exists(self) -> bool:
         proc = subprocess.run(

@@ -17,7 +17,6 @@ nothing.
 from __future__ import annotations
 
 import hashlib
-import json
 import platform
 import shutil
 import time
@@ -27,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from k8snotes import locks, paths, versions
+from k8snotes import locks, paths, records, versions
 from k8snotes.locks import held
 from k8snotes.progress import say, step
 from k8snotes.provision.gobuild import GoWorkspace, staging_replaces, version_ldflags, workspace
@@ -424,14 +423,10 @@ def _provision(group: BinaryGroup, allow_download: bool) -> None:
     missing = [b for b in group.binaries if not (group.bin_dir / b).exists()]
     if missing:
         raise RuntimeError(f"{group.name}: build did not produce {missing}")
-    (root / "complete.json").write_text(
-        json.dumps(
-            {
-                "source": source,
-                "version": group.version,
-                "seconds": round(time.monotonic() - start, 1),
-            }
-        )
+    # Written whole or not at all: its existence is what says the group is complete.
+    records.write_json_atomic(
+        root / "complete.json",
+        {"source": source, "version": group.version, "seconds": round(time.monotonic() - start, 1)},
     )
 
 
