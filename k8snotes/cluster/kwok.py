@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from k8snotes.cluster.base import Backend, Capability, ClusterInfo
+from k8snotes.processes import process_alive
 from k8snotes.progress import step
 from k8snotes.provision import binaries
 
@@ -236,15 +237,6 @@ class KwokBackend(Backend):
 
     def load_image(self, image: str) -> None:
         """Nothing to load: kwok nodes run no containers, so any image name is accepted."""
-
-
-def process_alive(pid: int) -> bool:
-    """True while ``pid`` runs; a zombie (state ``Z``) counts as gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _wait_gone(pids: list[int], timeout: float) -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from k8snotes import locks, paths, versions
 from k8snotes.locks import held
+from k8snotes.processes import process_alive, process_name
 from k8snotes.progress import step
 from k8snotes.provision import runc_wrapper
 
@@ -138,23 +139,9 @@ def lacks_sys_resource(status: str | None = None) -> bool:
     return not bounding_caps(status) >> CAP_SYS_RESOURCE & 1
 
 
-def process_alive(pid: int) -> bool:
-    """True when ``pid`` exists and is not a zombie (read from ``/proc/PID/stat``)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    # The state follows the command name, which is in parentheses and may hold spaces.
-    state = stat.rsplit(")", 1)[1].split()[0]
-    return state not in ("Z", "X")
-
-
 def is_dockerd(pid: int) -> bool:
     """True when process ``pid`` is a ``dockerd``."""
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip() == "dockerd"
-    except OSError:
-        return False
+    return process_name(pid) == "dockerd"
 
 
 def _recorded_pid() -> int | None:

@@ -41,6 +41,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import psutil
+
 MARKER = "K8SNOTES_PAGE_ID"
 """Environment variable every page shell carries; its processes are found by it."""
 
@@ -266,46 +268,32 @@ def docker_lines(env: Mapping[str, str]) -> set[str]:
     return lines
 
 
-def _listening_ports() -> dict[str, set[int]]:
-    """Socket inode -> port, for every TCP socket listening on this host."""
-    ports: dict[str, set[int]] = {}
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            rows = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            fields = row.split()
-            if len(fields) > 9 and fields[3] == "0A":  # LISTEN
-                ports.setdefault(fields[9], set()).add(int(fields[1].rsplit(":", 1)[1], 16))
-    return ports
-
-
 def process_lines(page_id: str) -> set[str]:
-    """Processes whose environment carries ``K8SNOTES_PAGE_ID=page_id``, with their ports."""
-    needle = f"{MARKER}={page_id}".encode()
-    listening = _listening_ports()
+    """Processes whose environment carries ``K8SNOTES_PAGE_ID=page_id``, with their ports.
+
+    Read through psutil: each process's environment, command line and state, and the
+    TCP sockets it listens on (in this process's network namespace, as ``ss -tlnp``).
+    A process that cannot be read (gone, or another user's) is left out.
+    """
     lines = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+    for proc in psutil.process_iter():
+        if proc.pid == os.getpid():
             continue
         try:
-            if needle not in (entry / "environ").read_bytes().split(b"\0"):
+            if proc.environ().get(MARKER) != page_id:
                 continue
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            inodes = {
-                os.readlink(fd).removeprefix("socket:[").rstrip("]")
-                for fd in (entry / "fd").iterdir()
-                if os.readlink(fd).startswith("socket:[")
-            }
-        except OSError:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                continue
+            command = " ".join(proc.cmdline()).strip()
+            ports = sorted(
+                c.laddr.port
+                for c in proc.net_connections(kind="tcp")
+                if c.status == psutil.CONN_LISTEN
+            )
+        except psutil.Error:
             continue
-        if state == "Z":
-            continue
-        ports = sorted(p for inode in inodes for p in listening.get(inode, ()))
         listens = f" (listening on {', '.join(map(str, ports))})" if ports else ""
-        lines.add(f"process {entry.name} {command[:120]}{listens}")
+        lines.add(f"process {proc.pid} {command[:120]}{listens}")
     return lines
 
 
