@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
+
 from k8snotes import versions
 from k8snotes.provision import binaries, docker, images
 
@@ -222,8 +224,16 @@ spec:
 
 def metrics_server_components() -> str:
     """metrics-server's release ``components.yaml``: :data:`METRICS_SERVER_MANIFEST` without
-    ``--kubelet-insecure-tls``, which a reader on kind adds with ``kubectl patch``."""
-    return METRICS_SERVER_MANIFEST.replace("        - --kubelet-insecure-tls\n", "")
+    ``--kubelet-insecure-tls``, which a reader on kind adds with ``kubectl patch``.
+
+    The same objects in the same order; the flag is taken out of the Deployment's
+    container arguments (a :class:`ValueError` if it is not there).
+    """
+    objects = list(yaml.safe_load_all(METRICS_SERVER_MANIFEST))
+    [deployment] = [o for o in objects if o["kind"] == "Deployment"]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    container["args"].remove("--kubelet-insecure-tls")
+    return yaml.safe_dump_all(objects, sort_keys=False)
 
 
 GATEWAY_RESOURCES = (
