@@ -96,3 +96,25 @@ def test_every_page_loads_the_vendored_mermaid(built_site: tuple[Path, str]) -> 
     missing = [p for p in pages if "vendor/mermaid-11.17.2.min.js" not in p.read_text()]
     # 404.html uses absolute paths too, so every page must carry the script.
     assert missing == []
+
+
+def mermaid_fences() -> dict[str, int]:
+    """Built page (relative to the site) -> how many ```mermaid fences its source in docs/ has."""
+    docs = ROOT / "docs"
+    fences = {}
+    for src in sorted(docs.rglob("*.md")):
+        count = len(re.findall(r"^```mermaid\s*$", src.read_text(), re.M))
+        if count:
+            rel = src.relative_to(docs).with_suffix("")
+            rel = rel.parent if rel.name == "index" else rel
+            fences[(rel / "index.html").as_posix()] = count
+    return fences
+
+
+def test_every_mermaid_fence_is_a_diagram_in_the_built_page(built_site: tuple[Path, str]) -> None:
+    """The fences come out as the blocks Material draws (``<pre class="mermaid">``)."""
+    site, _ = built_site
+    fences = mermaid_fences()
+    assert fences, "no page in docs/ has a ```mermaid fence"
+    built = {rel: (site / rel).read_text().count('<pre class="mermaid">') for rel in fences}
+    assert built == fences

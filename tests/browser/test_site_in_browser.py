@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
 import pytest
 
 from tests.browser.conftest import ARTIFACTS
+from tests.test_site_build import mermaid_fences
 
 
 def pages_of(site_dir: Path) -> list[str]:
@@ -26,23 +28,101 @@ def test_pages_load_offline_without_console_errors(page, base_url: str, site_dir
     assert page.console_errors == []
 
 
-def test_every_mermaid_diagram_renders(page, base_url: str, site_dir: Path) -> None:
-    with_diagrams = [
-        p for p in pages_of(site_dir) if 'class="mermaid"' in (site_dir / p).read_text()
-    ]
-    if not with_diagrams:
-        pytest.skip("no page has a Mermaid diagram yet")
-    for rel in with_diagrams:
+# Material draws each diagram into a closed shadow root; the tests open it (and only
+# they do) so that they can read the SVG a reader sees.
+_OPEN_SHADOW_ROOTS = """
+const attach = Element.prototype.attachShadow;
+Element.prototype.attachShadow = function (init) {
+  return attach.call(this, { ...init, mode: "open" });
+};
+"""
+
+# Per diagram: its scale on screen (the SVG's width over its viewBox width) and the
+# median computed font size of its labels (the elements that hold a label's text,
+# in a foreignObject or a <text>); the size a reader sees is the product.
+_LABEL_SIZES = """
+hosts => hosts.map(host => {
+  const svg = host.shadowRoot && host.shadowRoot.querySelector("svg");
+  if (!svg) return null;
+  const box = svg.viewBox && svg.viewBox.baseVal;
+  const width = svg.getBoundingClientRect().width;
+  const scale = box && box.width > 0 ? width / box.width : 1;
+  const sizes = [...svg.querySelectorAll("foreignObject *, text, tspan")]
+    .filter(el => [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()))
+    .map(el => parseFloat(getComputedStyle(el).fontSize))
+    .sort((a, b) => a - b);
+  const n = sizes.length;
+  const median = n === 0 ? 0 : n % 2 ? sizes[(n - 1) / 2] : (sizes[n / 2 - 1] + sizes[n / 2]) / 2;
+  return {
+    error: svg.getAttribute("aria-roledescription") === "error",
+    labels: n, median, scale, width, viewBox: box ? box.width : 0, size: median * scale,
+  };
+})
+"""
+MIN_LABEL_PX = 11  # on screen, at 1280x800 (issue 23)
+VIEWPORT = {"width": 1280, "height": 800}
+
+
+def open_diagrams(page, base_url: str, site_dir: Path) -> Iterator[tuple[str, list]]:
+    """Each page with a diagram, once Material has drawn them all: (page, its SVGs' figures)."""
+    fences = mermaid_fences()
+    assert fences, "no page in docs/ has a ```mermaid fence: this test checks nothing"
+    page.add_init_script(_OPEN_SHADOW_ROOTS)
+    page.set_viewport_size(VIEWPORT)
+    for rel, count in fences.items():
+        built = (site_dir / rel).read_text().count('class="mermaid"')
+        assert built == count, f"{rel}: {count} fences in its source, {built} diagrams built"
         page.goto(urljoin(base_url, rel), wait_until="networkidle")
-        expected = (site_dir / rel).read_text().count('class="mermaid"')
         page.wait_for_function(
-            f"document.querySelectorAll('div.mermaid').length >= {expected}", timeout=15000
+            "n => [...document.querySelectorAll('div.mermaid')]"
+            ".filter(d => d.shadowRoot && d.shadowRoot.querySelector('svg')).length >= n",
+            arg=count,
+            timeout=15000,
         )
+        yield rel, page.eval_on_selector_all("div.mermaid", _LABEL_SIZES)
+
+
+def test_every_mermaid_diagram_renders(page, base_url: str, site_dir: Path) -> None:
+    """Every fence is a diagram on its page, drawn, and none is Mermaid's syntax error."""
+    for rel, figures in open_diagrams(page, base_url, site_dir):
         sizes = page.eval_on_selector_all(
             "div.mermaid",
             "els => els.map(e => [e.getBoundingClientRect().width, e.getBoundingClientRect().height])",
         )
         assert all(w > 50 and h > 30 for w, h in sizes), (rel, sizes)
+        broken = [i for i, f in enumerate(figures) if f is None or f["error"]]
+        assert broken == [], f"{rel}: diagrams {broken} are Mermaid's error picture or no SVG"
+    assert page.console_errors == []
+
+
+def test_mermaid_labels_are_readable_at_1280(page, base_url: str, site_dir: Path) -> None:
+    """At 1280x800 every diagram draws its labels at MIN_LABEL_PX or more on screen.
+
+    Writes every diagram's figures to mermaid-label-sizes.tsv and screenshots of the
+    troubleshooting charts, all in test-artifacts/browser/.
+    """
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    rows, small = [], []
+    for rel, figures in open_diagrams(page, base_url, site_dir):
+        for index, f in enumerate(figures):
+            assert f is not None and f["labels"] > 0, (rel, index, f)
+            rows.append(
+                f"{rel}\t{index}\t{f['size']:.1f}\t{f['median']:.1f}\t{f['scale']:.3f}"
+                f"\t{f['width']:.0f}\t{f['viewBox']:.0f}\t{f['labels']}"
+            )
+            if f["size"] < MIN_LABEL_PX:
+                small.append(f"{rel} #{index}: {f['size']:.1f} px")
+        if rel == "concepts/troubleshooting/index.html":
+            for index in range(len(figures)):
+                page.locator("div.mermaid").nth(index).screenshot(
+                    path=str(ARTIFACTS / f"troubleshooting-chart-{index}.png"),
+                    style=".md-header { visibility: hidden }",  # it may cover a chart's top
+                )
+    header = (
+        "page\tdiagram\tlabel px on screen\tmedian font px\tscale\twidth\tviewBox width\tlabels"
+    )
+    (ARTIFACTS / "mermaid-label-sizes.tsv").write_text("\n".join([header, *rows]) + "\n")
+    assert small == [], f"labels under {MIN_LABEL_PX} px at 1280x800: " + "; ".join(small)
 
 
 def test_search_finds_a_term_and_opens_its_page(page, base_url: str) -> None:
