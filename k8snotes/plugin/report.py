@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any
 
@@ -41,16 +40,14 @@ def _record_green(session: pytest.Session, recorder: _Recorder) -> None:
 
 
 def _record_durations(recorder: _Recorder) -> None:
-    """Add this run's page durations to the cache's record (for ``--k8snotes-shard``)."""
+    """Add this run's page durations to this machine's record in the cache (for benchmarks)."""
     if not recorder.page_seconds:
         return
-    from k8snotes import paths
+    from k8snotes import paths, records
 
     path = paths.cache_dir() / DURATIONS_FILE
-    recorded = json.loads(path.read_text()) if path.exists() else {}
-    recorded.update({page: round(seconds, 1) for page, seconds in recorder.page_seconds.items()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(recorded, indent=1, sort_keys=True))
+    with records.updated_json(path, "the page durations record", indent=1, sort_keys=True) as data:
+        data.update({page: round(seconds, 1) for page, seconds in recorder.page_seconds.items()})
 
 
 def block_summary(reports: list[pytest.TestReport]) -> list[str]:

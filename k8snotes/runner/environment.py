@@ -7,7 +7,6 @@ the images the site's pages run, and loads them into the cluster.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -15,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from k8snotes import locks, paths
+from k8snotes import locks, paths, records
 from k8snotes.cluster.base import Capability, ClusterInfo
 from k8snotes.locks import held
 from k8snotes.progress import step
@@ -290,7 +289,7 @@ class ReaderRun:
         self.home.mkdir(parents=True, exist_ok=True)
         self.created.touch()
         url_map = self.root / "urls.json"
-        url_map.write_text(json.dumps(release_urls(), indent=2))
+        records.write_json_atomic(url_map, release_urls(), indent=2)
         env = {
             "PATH": env_path,
             "K8SNOTES_KIND_IMAGE": image,
