@@ -34,6 +34,7 @@ PAGE = """\
 kind create cluster
 ```
 
+<!-- k8snotes: timeout=900 -->
 ```bash
 sleep 600
 ```
