@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import os
 import shutil
 import sys
@@ -219,6 +220,96 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+def _docs_folder(value: str | None) -> Path:
+    """``--docs``: as given, else ``docs`` here, else the checkout's."""
+    if value:
+        return Path(value).resolve()
+    here = Path("docs")
+    return here.resolve() if here.is_dir() else paths.project_root() / "docs"
+
+
+def _cmd_ledger(args: argparse.Namespace) -> int:
+    """``ledger merge``: combine shards' ledgers, check the cover; ``ledger durations``."""
+    from k8snotes import ledger as ledgers
+
+    if args.action == "durations":
+        try:
+            source = ledgers.Ledger.read(args.ledger)
+        except (ledgers.LedgerError, OSError) as exc:
+            print(f"ledger durations: {exc}", file=sys.stderr)
+            return 1
+        durations = ledgers.page_durations(source)
+        out = Path(args.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(durations, indent=1, sort_keys=True) + "\n")
+        print(f"wrote {out}: {len(durations)} pages, {sum(durations.values()):.1f} s recorded")
+        return 0
+    read: list[ledgers.Ledger] = []
+    for name in args.ledgers:
+        try:
+            one = ledgers.Ledger.read(name)
+        except (ledgers.LedgerError, OSError) as exc:
+            print(f"ledger merge: {exc}", file=sys.stderr)
+            return 1
+        for info in one.runs:
+            print(f"{name}: {info.describe()}: {len(one.pages)} pages, {len(one.blocks)} blocks")
+        read.append(one)
+    merged = ledgers.Ledger.merge(read)
+    docs = _docs_folder(args.docs)
+    problems = ledgers.check_cover(merged, ledgers.current_pages(docs))
+    merged.write(args.output)
+    outcomes: dict[str, int] = {}
+    for block in merged.blocks:
+        outcomes[block.outcome] = outcomes.get(block.outcome, 0) + 1
+    copies = sorted({p.page for p in merged.pages if p.copy is not None})
+    print(
+        f"merged {len(read)} ledgers into {args.output}: {len(merged.page_names())} pages, "
+        f"{len(merged.blocks)} block records ("
+        + ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items()))
+        + ")"
+        + (f"; pages run as copies: {', '.join(copies)}" if copies else "")
+    )
+    if problems:
+        print(f"FAILED: {len(problems)} problems against {docs}:")
+        for problem in problems:
+            print(f"  {problem}")
+        return 1
+    print(
+        f"OK: every executable block of every page under {docs} appears exactly once; none failed"
+    )
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    """The pages the latest ledger does not vouch for: not verified, changed since, failing."""
+    from k8snotes import ledger as ledgers
+
+    path = Path(args.ledger) if args.ledger else ledgers.latest_path()
+    if path.exists():
+        try:
+            record = ledgers.Ledger.read(path)
+        except (ledgers.LedgerError, OSError) as exc:
+            print(f"status: {exc}", file=sys.stderr)
+            return 2
+        dates = sorted(r.date for r in record.runs)
+        print(f"ledger: {path} ({len(record.runs)} runs, latest {dates[-1] if dates else '-'})")
+    else:
+        record = ledgers.Ledger()
+        print(f"ledger: {path} does not exist: no page is verified")
+    statuses = ledgers.page_statuses(record, ledgers.current_pages(_docs_folder(args.docs)))
+    order = {"failing": 0, "changed since": 1, "not verified": 2, "verified": 3}
+    shown = [s for s in statuses if args.all or s.status != "verified"]
+    for status in sorted(shown, key=lambda s: (order[s.status], s.page)):
+        print(f"{status.status:14s} {status.page:48s} {status.detail}")
+    counts = {k: sum(s.status == k for s in statuses) for k in order}
+    print(
+        f"{len(statuses)} pages with blocks to run: {counts['verified']} verified, "
+        f"{counts['changed since']} changed since, {counts['not verified']} not verified, "
+        f"{counts['failing']} failing"
+    )
+    return 1 if args.check and counts["verified"] < len(statuses) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``k8snotes`` command."""
     parser = argparse.ArgumentParser(prog="k8snotes", description=__doc__)
@@ -265,6 +356,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_cluster)
     p = sub.add_parser("doctor", help="what is available here and what each backend needs")
     p.set_defaults(func=_cmd_doctor)
+    p = sub.add_parser("ledger", help="results ledgers: merge the shards' ledgers, durations")
+    lsub = p.add_subparsers(dest="action", required=True)
+    a = lsub.add_parser(
+        "merge",
+        help="combine ledgers; fail unless every executable block under --docs appears "
+        "exactly once (a declared copy of a set-up page once per copy) and none failed",
+    )
+    a.add_argument("ledgers", nargs="+", metavar="LEDGER")
+    a.add_argument("--docs", default=None, help="the pages' folder (default: docs)")
+    a.add_argument("-o", "--output", required=True, help="the merged ledger to write")
+    a = lsub.add_parser("durations", help="write page -> seconds (what shards balance with)")
+    a.add_argument("ledger")
+    a.add_argument("-o", "--output", required=True, help="e.g. .ci/page-durations.json")
+    p.set_defaults(func=_cmd_ledger)
+    p = sub.add_parser(
+        "status", help="pages the latest ledger does not vouch for: not verified, changed, failing"
+    )
+    p.add_argument("--ledger", default=None, help="default: <cache>/ledger/latest.json")
+    p.add_argument("--docs", default=None, help="the pages' folder (default: docs)")
+    p.add_argument("--all", action="store_true", help="list the verified pages too")
+    p.add_argument("--check", action="store_true", help="exit 1 unless every page is verified")
+    p.set_defaults(func=_cmd_status)
     return parser
 
 
