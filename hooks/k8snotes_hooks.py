@@ -16,6 +16,12 @@
   output, as the test runner reads them, so the copy button copies exactly the
   commands the runner ran (Pygments also reads ``# `` and ``%`` as prompts; see
   ``k8snotes.markdown.copytext.console_copy_html``).
+- Each page with blocks to run gets a "verified on" stamp under its title and
+  each of its code blocks a marker (hover it: ran and passed, skipped and why,
+  shown only), from the results ledger named by ``$K8SNOTES_LEDGER``, else
+  ``site-ledger.json`` at the root; without one, "Not verified in this build"
+  (see ``k8snotes.stamps``). Added to the finished page (``on_post_page``), so
+  the search index holds none of it.
 """
 
 from __future__ import annotations
@@ -110,12 +116,31 @@ _COMMANDS = re.compile(r"<!-- k8snotes-commands: (?P<tool>\w+) -->")
 
 
 _uses: list[Any] | None = None
+_ledger: Any = None
+_includes: Any = None
 
 
 def on_pre_build(config: Any) -> None:
-    """Forget the commands collected by the previous build (``mkdocs serve`` rebuilds)."""
-    global _uses
+    """Forget the previous build's commands (``mkdocs serve`` rebuilds); read the ledger."""
+    global _uses, _ledger, _includes
+    from mkdocs.exceptions import PluginError
+
+    from k8snotes.ledger import LedgerError
+    from k8snotes.markdown.includes import Includes
+    from k8snotes.stamps import load_site_ledger, site_ledger_path
+
     _uses = None
+    root = Path(config["config_file_path"]).parent
+    _includes = Includes(root / "mkdocs.yml")
+    try:
+        _ledger = load_site_ledger(root)
+    except (LedgerError, OSError) as exc:
+        raise PluginError(f"the results ledger {site_ledger_path(root)}: {exc}") from None
+    log = logging.getLogger("mkdocs.hooks.k8snotes")
+    if _ledger is None:
+        log.info("no results ledger: every page says it is not verified in this build")
+    else:
+        log.info("stamps from the results ledger %s", site_ledger_path(root))
 
 
 def _command_reference(markdown: str, page: Any, config: Any) -> str:
@@ -148,3 +173,15 @@ def on_page_content(html: str, page: Any, config: Any, files: Any) -> str:
             "%s: console block left as highlighted: %s", page.file.src_uri, problem
         )
     return html
+
+
+def on_post_page(output: str, page: Any, config: Any) -> str:
+    """Stamp the page and mark its blocks from the results ledger (``k8snotes.stamps``)."""
+    from k8snotes.ledger import current_page
+    from k8snotes.stamps import stamp_page
+
+    if page.file.abs_src_path is None or not page.file.src_uri.endswith(".md"):
+        return output
+    root = Path(config["config_file_path"]).parent
+    current = current_page(Path(page.file.abs_src_path), Path(config["docs_dir"]), _includes, root)
+    return stamp_page(output, current, _ledger)
