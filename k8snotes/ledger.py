@@ -831,10 +831,15 @@ def _record(data: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
+_XDIST_HEADER = re.compile(r"^\[gw\d+\] ")
+"""The line pytest-xdist puts before a worker's failure: ``[gw0] linux -- Python 3.11.7 ...``."""
+
+
 def _first_line(report: Any) -> str:
+    """A failure's first line (its ``file:line: ...`` summary), at most 300 characters."""
     text = str(getattr(report, "longreprtext", "") or "")
     for line in text.splitlines():
-        if line.strip():
+        if line.strip() and not _XDIST_HEADER.match(line):
             return line.strip()[:300]
     return ""
 

@@ -655,3 +655,77 @@ def test_status_reads_the_ledger_it_is_given(
     assert "3 verified" in capsys.readouterr().out
     (tmp_path / "bad.json").write_text("nope")
     assert main(["status", "--docs", str(docs), "--ledger", str(tmp_path / "bad.json")]) == 2
+
+
+# -- the API on a real run of the plugin ---------------------------------------------
+
+pytest_plugins = ["pytester"]
+
+WIRED = """
+import pytest
+from pathlib import Path
+
+from k8snotes.cluster.base import ClusterInfo
+from k8snotes.ledger import Ledger, RunInfo, block_properties, current_pages
+
+LEDGER = Ledger.start(RunInfo(date="2026-12-02T10:11:12+00:00", shard="1/1"))
+
+
+@pytest.fixture(scope="session")
+def k8s_cluster():
+    return ClusterInfo("fake", "fake", "", "", [], False)
+
+
+def pytest_runtest_setup(item):
+    if hasattr(item, "block"):  # what the plugin's BlockItem would add, before its set-up
+        docs = Path(str(item.config.rootpath)) / "docs"
+        page = Path(item.path).relative_to(docs).as_posix()
+        digest = current_pages(docs)[page].hash
+        item.user_properties.append(("page", page))
+        item.user_properties += block_properties(item.block, item.output_block, page_hash=digest)
+
+
+def pytest_runtest_logreport(report):  # on the controller, from every worker
+    LEDGER.record_report(report)
+
+
+def pytest_sessionfinish(session):
+    if not hasattr(session.config, "workerinput"):
+        LEDGER.write(Path(str(session.config.rootpath)) / "ledger.json")
+"""
+
+WIRED_PAGE = (
+    "# P\n\n```bash\necho one\n```\n\n```bash\necho two\n```\n\n"
+    "<!-- k8snotes: output -->\n```\ntwo\n```\n\n"
+    '<!-- k8snotes: skip="demo" -->\n```bash\necho never\n```\n\n'
+    "```bash\nexit 3\n```\n"
+)
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one-process", "xdist"])
+def test_the_api_records_a_real_run_of_the_plugin(
+    pytester: pytest.Pytester, workers: list[str]
+) -> None:
+    pytester.makeconftest(WIRED)
+    pytester.makeini("[pytest]\nk8snotes = true\nk8snotes_docs = docs\n")
+    (pytester.path / "docs").mkdir()
+    (pytester.path / "docs" / "page.md").write_text(WIRED_PAGE)
+    pytester.runpytest("-p", "no:cacheprovider", *workers).assert_outcomes(
+        passed=2, failed=1, skipped=1
+    )
+    ledger = Ledger.read(pytester.path / "ledger.json")
+    assert [(b.line, b.outcome, b.reason) for b in ledger.blocks] == [
+        (3, "passed", ""),
+        (7, "passed", ""),
+        (12, "shown", L.OUTPUT_REASON),
+        (17, "shown", "demo"),
+        (21, "failed", "docs/page.md:21: bash block failed"),
+    ]
+    (page,) = ledger.pages
+    assert page.page == "page.md" and page.seconds > 0
+    assert page.leak_check == "not run"  # the plugin would say, on the teardown report
+    pages = L.current_pages(pytester.path / "docs")
+    assert page.hash == pages["page.md"].hash
+    assert L.check_cover(ledger, pages) == [
+        "page.md:21: failed in shard 1/1: docs/page.md:21: bash block failed"
+    ]
