@@ -240,9 +240,17 @@ def _cmd_ledger(args: argparse.Namespace) -> int:
             return 1
         durations = ledgers.page_durations(source)
         out = Path(args.output)
+        if out.is_file():  # entries that are not pages ("(other tests)") are not the ledger's
+            try:
+                previous = json.loads(out.read_text())
+            except ValueError:
+                previous = {}
+            kept = {k: v for k, v in previous.items() if not str(k).endswith(".md")}
+            durations = dict(sorted({**kept, **durations}.items()))
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(durations, indent=1, sort_keys=True) + "\n")
-        print(f"wrote {out}: {len(durations)} pages, {sum(durations.values()):.1f} s recorded")
+        pages = {k: v for k, v in durations.items() if k.endswith(".md")}
+        print(f"wrote {out}: {len(pages)} pages, {sum(pages.values()):.1f} s recorded")
         return 0
     read: list[ledgers.Ledger] = []
     for name in args.ledgers:

@@ -613,6 +613,10 @@ def test_ledger_durations_writes_the_sorted_durations_file(
     assert main(["ledger", "durations", str(source), "-o", str(out)]) == 0
     assert out.read_text() == '{\n "a.md": 10.0,\n "tasks/b.md": 10.0\n}\n'
     assert "2 pages, 20.0 s recorded" in capsys.readouterr().out
+    # Refreshed: the pages are the ledger's; what is not a page ("(other tests)") is kept.
+    out.write_text('{"(other tests)": 120.0, "gone.md": 3.0, "a.md": 1.0}')
+    assert main(["ledger", "durations", str(source), "-o", str(out)]) == 0
+    assert json.loads(out.read_text()) == {"(other tests)": 120.0, "a.md": 10.0, "tasks/b.md": 10.0}
 
 
 def test_status_lists_the_pages_the_latest_ledger_does_not_vouch_for(
