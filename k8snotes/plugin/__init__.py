@@ -22,7 +22,13 @@ import pytest
 
 from k8snotes.cluster.base import Capability
 from k8snotes.lifecycle import terminate_gracefully
-from k8snotes.plugin.items import BlockItem, MarkdownPage, k8s_cluster, pytest_collect_file
+from k8snotes.plugin.items import (
+    BlockItem,
+    MarkdownPage,
+    k8s_cluster,
+    pytest_collect_file,
+    pytest_runtest_protocol,
+)
 from k8snotes.plugin.options import RUN_ID_ENV, enabled, pytest_addoption
 from k8snotes.plugin.order import pytest_collection_modifyitems, pytest_xdist_make_scheduler
 from k8snotes.plugin.report import (
@@ -44,6 +50,8 @@ def pytest_configure(config: pytest.Config) -> None:
     state.undo_signals = terminate_gracefully()
     if not hasattr(config, "workerinput"):
         state.hold_run_resources()
+        if not config.getoption("--collect-only"):
+            state.start_ledger()
     config.pluginmanager.register(config.stash[_STATE].recorder, f"k8snotes-recorder-{id(config)}")
     capture = config.pluginmanager.getplugin("capturemanager")
     if capture is not None:  # a bring-up inside a test shows its progress as it happens
@@ -76,6 +84,7 @@ __all__ = [
     "pytest_collection_modifyitems",
     "pytest_configure",
     "pytest_runtest_makereport",
+    "pytest_runtest_protocol",
     "pytest_sessionfinish",
     "pytest_terminal_summary",
     "pytest_unconfigure",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,10 @@ class MarkdownPage(pytest.File):
     """Why the page's session could not be opened: every block of the page reports it."""
     settings: PageSettings = PageSettings()
     fingerprint: str = ""
+    page_hash: str = ""
+    """The page and what it includes, hashed as the ledger records it (not the runner)."""
+    last_item: BlockItem | None = None
+    """The block whose teardown closes the page: it carries the leak check's result."""
     machine: int = 1
     """The reader's machine this page runs on (reader mode)."""
     copy_of: MarkdownPage | None = None
@@ -49,6 +54,7 @@ class MarkdownPage(pytest.File):
 
         copy = MarkdownPage.from_parent(self.parent, path=self.path)  # type: ignore[arg-type]
         copy.settings, copy.fingerprint = self.settings, self.fingerprint
+        copy.page_hash = self.page_hash
         copy.machine, copy.copy_of = machine, self
         copy.items = [
             BlockItem.from_parent(
@@ -69,8 +75,11 @@ class MarkdownPage(pytest.File):
         except PageError as exc:
             raise self.CollectError(str(exc)) from None
         from k8snotes.changes import fingerprint
+        from k8snotes.ledger import page_hash
 
-        self.fingerprint = fingerprint(self.path.read_text(), (b.text for b in blocks))
+        text = self.path.read_text()
+        self.fingerprint = fingerprint(text, (b.text for b in blocks))
+        self.page_hash = page_hash(text, (b.text for b in blocks))
         items = []
         for i, block in enumerate(blocks):
             if block.meta.get("output"):
@@ -129,6 +138,26 @@ class MarkdownPage(pytest.File):
             update_outputs=update,
         )  # fmt: skip
 
+    def _send_versions(self, env: dict[str, str]) -> None:
+        """Once per process, while the page's cluster is up: its Kubernetes and containerd versions.
+
+        They travel to the ledger (on the controller) as properties of the
+        page's last block; a run whose pages make their own cluster knows them
+        only now.
+        """
+        state = self.config.stash[_STATE]
+        if state.versions_sent or self.last_item is None:
+            return
+        from k8snotes.ledger import containerd_version, kind_node, kubernetes_version
+
+        kubernetes = kubernetes_version(env=env)
+        if kubernetes is None:
+            return
+        state.versions_sent = True
+        self.last_item.user_properties.append(("run_kubernetes", kubernetes))
+        if (node := kind_node(env)) and (containerd := containerd_version(node, env)):
+            self.last_item.user_properties.append(("run_containerd", containerd))
+
     def teardown(self) -> None:
         """Close the page's session, check what it left, write ``--k8snotes-update``'s changes.
 
@@ -141,15 +170,19 @@ class MarkdownPage(pytest.File):
             return
         session, self.session_obj = self.session_obj, None
         problems: list[str] = []
+        self._send_versions(session.env)
         try:
             problems += session.close()
         except Exception as exc:
             problems.append(f"closing the page's session: {type(exc).__name__}: {exc}")
+        leak_check = "not run"
         if not interrupted():
             try:
                 left = session.leaks(self.settings.keeps)
             except Exception as exc:
                 left = [f"the leak check could not look: {type(exc).__name__}: {exc}"]
+            if left is not None:
+                leak_check = "failed" if left else "passed"
             if left:
                 problems.append(
                     "the page left behind what its clean-up did not mean to keep "
@@ -158,6 +191,8 @@ class MarkdownPage(pytest.File):
                     + "):\n  "
                     + "\n  ".join(left)
                 )
+        if self.last_item is not None:
+            self.last_item.user_properties.append(("leak_check", leak_check))
         if session.updates:
             from k8snotes.runner.update import apply_updates
 
@@ -197,6 +232,21 @@ def k8s_cluster(request: pytest.FixtureRequest) -> ClusterInfo:
     return request.config.stash[_STATE].ensure_cluster()
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Before a run's first page in reader mode: the reader's machine, outside any block's report.
+
+    Its minutes are the run's, not the first page's; a failure is kept and
+    reported by each block's set-up (:meth:`MarkdownPage.open_session`).
+    """
+    if not isinstance(item, BlockItem):
+        return
+    state = item.config.stash[_STATE]
+    if state.reader_mode and state.reader is None and not state.bringup_error:
+        with contextlib.suppress(Exception):  # kept in state.bringup_error
+            state.ensure_reader(item.parent.machine)  # type: ignore[union-attr]
+
+
 class BlockItem(pytest.Item):
     """One block of a page."""
 
@@ -217,9 +267,21 @@ class BlockItem(pytest.Item):
         """Fill the fixtures, then open the page's session (the first block of a page does)."""
         from _pytest.fixtures import TopRequest
 
+        from k8snotes.ledger import block_properties
+
+        page: MarkdownPage = self.parent  # type: ignore[assignment]
+        page.last_item = self
+        self.user_properties.append(("page", _docs_name(page)))
+        if page.copy_of is not None:
+            self.user_properties.append(("machine", page.machine))
+        self.user_properties += block_properties(
+            self.block,
+            self.output_block,
+            page_hash=page.page_hash,
+            copy=page.machine if page.copy_of is not None else None,
+        )
         self._request = TopRequest(self, _ispytest=True)  # type: ignore[arg-type]
         self._request._fillfixtures()
-        page: MarkdownPage = self.parent  # type: ignore[assignment]
         try:
             page.open_session(self.funcargs.get("k8s_cluster"))
         except PageSetupError as exc:
@@ -227,9 +289,6 @@ class BlockItem(pytest.Item):
 
     def runtest(self) -> None:
         page: MarkdownPage = self.parent  # type: ignore[assignment]
-        self.user_properties.append(("page", _docs_name(page)))
-        if page.copy_of is not None:
-            self.user_properties.append(("machine", page.machine))
         session = page.open_session(self.funcargs.get("k8s_cluster"))
         self.user_properties.append(("backend", session.backend))
         self.user_properties.append(("language", self.block.language))

@@ -117,6 +117,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="1",
     )
     group.addoption(
+        "--k8snotes-ledger",
+        default=None,
+        metavar="PATH",
+        help="write this run's results ledger (every block's outcome, the versions it ran on) "
+        "to PATH too; it always goes to the cache's ledger/latest.json (k8snotes status)",
+    )
+    group.addoption(
         "--k8snotes-docs",
         default=None,
         help="folder of pages (default: the k8snotes_docs ini value, else docs)",

@@ -127,6 +127,13 @@ def _finish_run(session: pytest.Session, state: _RunState) -> None:
         _record_green(session, state.recorder)
         if not hasattr(config, "workerinput"):
             _record_durations(state.recorder)
+    if state.ledger is not None and state.ledger.blocks:
+        from k8snotes.ledger import docker_version
+
+        state.ledger.update_run(docker=docker_version())  # the engine runs until the release
+        if path := config.getoption("--k8snotes-ledger"):
+            state.ledger.write(path)
+        state.ledger.write_latest()
     if config.getoption("--k8snotes-keep"):
         return
     problems = state.resources.close()

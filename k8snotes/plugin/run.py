@@ -55,8 +55,12 @@ class _Recorder:
         self.page_seconds: dict[str, float] = {}
         self.page_outcomes: dict[str, set[str]] = {}
         """Page node path -> the node ids of its blocks that reported, or ``failed``."""
+        self.ledger: Any = None
+        """The run's ledger, on the controller (every process's reports reach it)."""
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.ledger is not None:
+            self.ledger.record_report(report)
         if report.when == "call" or (report.when == "setup" and report.skipped):
             self.collected.append(report)
         page_file = report.nodeid.split("::", 1)[0]
@@ -88,6 +92,28 @@ class _RunState:
         self.resources = Resources("the run")
         """What this process acquired for the run, released in reverse when its session ends."""
         self.undo_signals: Any = lambda: None
+        self.versions_sent = False
+        """True once this process sent the cluster's versions to the ledger."""
+        self.ledger: Any = None
+        """The run's results ledger (:mod:`k8snotes.ledger`), on the controller."""
+
+    def start_ledger(self) -> None:
+        """On the controller: the run's results ledger, which every report reaches."""
+        from k8snotes.ledger import Ledger, RunInfo
+        from k8snotes.provision import binaries
+
+        bins = [str(b.bin_dir) for b in (binaries.KIND, binaries.KUBERNETES) if b.is_complete()]
+        env = {**os.environ, "PATH": os.pathsep.join([*bins, os.environ.get("PATH", "")])}
+        self.ledger = Ledger.start(
+            RunInfo.collect(
+                shard=self.config.getoption("--k8snotes-shard"),
+                backend="kind" if self.reader_mode else None,
+                env=env,
+                root=self.root,
+                cluster=False,
+            )
+        )
+        self.recorder.ledger = self.ledger
 
     def hold_run_resources(self) -> None:
         """On the controller: release at the end what any process of the run may start.

@@ -163,7 +163,7 @@ class PageSession:
                 shutil.rmtree(self.tmp, ignore_errors=True)
         return problems
 
-    def leaks(self, keeps: list[str], settle: float = 60.0) -> list[str]:
+    def leaks(self, keeps: list[str], settle: float = 60.0) -> list[str] | None:
         """What the page left that its front matter ``keeps`` does not name (reader mode).
 
         Call after :meth:`close`. Compares the cluster (every listable type),

@@ -50,9 +50,12 @@ class Target:
 
     def leaks(
         self, env: Mapping[str, str], page_id: str, keeps: Iterable[str], settle: float
-    ) -> list[str]:
-        """After the page's clean-up: what it left that ``keeps`` does not name."""
-        return []
+    ) -> list[str] | None:
+        """After the page's clean-up: what it left that ``keeps`` does not name; ``None``: no check.
+
+        A namespace target has none: its namespace is deleted, whatever is in it.
+        """
+        return None
 
     def close(self) -> str | None:
         """Release what :meth:`open` made; the error, if any."""
