@@ -263,6 +263,17 @@ def _cmd_ledger(args: argparse.Namespace) -> int:
             print(f"{name}: {info.describe()}: {len(one.pages)} pages, {len(one.blocks)} blocks")
         read.append(one)
     merged = ledgers.Ledger.merge(read)
+    if args.base:
+        # A pull request's shards ran only what changed: the pages they left out stand as
+        # the base ledger (the main branch's) verified them. Its runs are not shards here.
+        import dataclasses
+
+        base = ledgers.Ledger.read(args.base)
+        base = ledgers.Ledger(
+            [dataclasses.replace(r, shard=None) for r in base.runs], base.pages, base.blocks
+        )
+        merged = base.overlay(merged)
+        print(f"{args.base}: the base ledger, for the pages these ledgers did not run")
     docs = _docs_folder(args.docs)
     problems = ledgers.check_cover(merged, ledgers.current_pages(docs))
     merged.write(args.output)
@@ -374,6 +385,12 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("ledgers", nargs="+", metavar="LEDGER")
     a.add_argument("--docs", default=None, help="the pages' folder (default: docs)")
     a.add_argument("-o", "--output", required=True, help="the merged ledger to write")
+    a.add_argument(
+        "--base",
+        default=None,
+        help="a pull request's merge: the main branch's merged ledger stands for the pages "
+        "these ledgers did not run (--k8snotes-verified-by left them out)",
+    )
     a = lsub.add_parser("durations", help="write page -> seconds (what shards balance with)")
     a.add_argument("ledger")
     a.add_argument("-o", "--output", required=True, help="e.g. .ci/page-durations.json")

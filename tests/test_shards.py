@@ -101,3 +101,35 @@ def test_the_heaviest_shard_holds_at_most_115_percent_of_an_even_share() -> None
     ]
     even = (sum(SECONDS.values())) / 3
     assert max(loads) <= 1.15 * even, loads
+
+
+def test_a_pull_request_runs_only_what_changed_since_the_main_ledger(
+    project: pytest.Pytester, tmp_path: Path
+) -> None:
+    """The main branch's ledger vouches for the pages it verified as they are now."""
+    from k8snotes import versions
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("K8SNOTES_CACHE", str(tmp_path / "cache"))
+        main = tmp_path / "main.json"
+        project.runpytest_subprocess(
+            "-p", "no:cacheprovider", f"--k8snotes-ledger={main}"
+        ).assert_outcomes(passed=2 * len(PAGES) + 1)
+        data = json.loads(main.read_text())
+        # A real main run records these (kind, in reader mode); the fake cluster cannot.
+        for run in data["runs"]:
+            run.update(kubernetes=versions.KUBERNETES, kind=versions.KIND)
+        for page in data["pages"]:
+            page["leak_check"] = "passed"
+        main.write_text(json.dumps(data))
+        docs = project.path / "docs"
+        (docs / "c.md").write_text((docs / "c.md").read_text() + "\nA new sentence.\n")
+        result = project.runpytest_subprocess(
+            "-p", "no:cacheprovider", f"--k8snotes-verified-by={main}", "-n", "0"
+        )
+    # c.md changed; in namespace mode nothing else is needed (reader mode adds its needs).
+    result.assert_outcomes(passed=2 + 1)
+    result.stdout.fnmatch_lines(
+        ["*pages not run, verified as they are by --k8snotes-verified-by: 7*",
+         "  a.md: verified at commit *"]
+    )  # fmt: skip

@@ -117,6 +117,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="1",
     )
     group.addoption(
+        "--k8snotes-verified-by",
+        default=None,
+        metavar="LEDGER",
+        help="a pull request's run: leave out the pages that LEDGER (the main branch's "
+        "latest merged ledger) verified as they are now: same page hash, same runner, same "
+        "pinned Kubernetes and kind, every block passed or shown, leak check passed "
+        "(in reader mode, a page still runs when a page that needs it runs)",
+    )
+    group.addoption(
         "--k8snotes-ledger",
         default=None,
         metavar="PATH",

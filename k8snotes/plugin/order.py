@@ -37,6 +37,8 @@ def pytest_collection_modifyitems(
         _keep_shard(config, items, needs, shard)
     if config.getoption("--k8snotes-changed"):
         _keep_changed(config, items, pages, needs)
+    if verified_by := config.getoption("--k8snotes-verified-by"):
+        _keep_unverified(config, items, pages, needs, Path(verified_by))
     pages = {n: p for n, p in pages.items() if any(i.parent is p for i in items)}
     if not pages:
         return
@@ -112,6 +114,55 @@ def _keep_changed(
     keep = {n for n, p in pages.items() if green.get(str(p.path)) != p.fingerprint}
     if config.stash[_STATE].reader_mode:
         keep = needs.closure(keep)
+    _deselect(
+        config,
+        items,
+        [i for i in items if isinstance(i, BlockItem) and _docs_name(i.parent) not in keep],
+    )
+
+
+def verified_pages(ledger: Any, pages: dict[str, str]) -> dict[str, str]:
+    """Of ``pages`` (name -> page hash), those ``ledger`` verified as they are now: name -> commit.
+
+    Verified means: the ledger's record of the page has the same page hash,
+    was made by the same runner on the pinned Kubernetes and kind, every
+    block passed or was shown only, and the leak check passed.
+    """
+    from k8snotes import versions
+    from k8snotes.changes import runner_digest
+
+    out: dict[str, str] = {}
+    for name, digest in pages.items():
+        view = ledger.view(name)
+        if view is None or view.hash != digest or view.leak_check != "passed":
+            continue
+        run = view.run
+        if (run.runner, run.kubernetes, run.kind) != (
+            runner_digest(),
+            versions.KUBERNETES,
+            versions.KIND,
+        ):
+            continue
+        if all(b.outcome in ("passed", "shown") for b in view.blocks.values()):
+            out[name] = run.commit or "an unknown commit"
+    return out
+
+
+def _keep_unverified(
+    config: pytest.Config,
+    items: list[pytest.Item],
+    pages: dict[str, MarkdownPage],
+    needs: Any,
+    path: Path,
+) -> None:
+    """Leave out the pages ``path``'s ledger verified as they are (reader mode keeps their needs)."""
+    from k8snotes.ledger import Ledger
+
+    verified = verified_pages(Ledger.read(path), {n: p.page_hash for n, p in pages.items()})
+    keep = set(pages) - set(verified)
+    if config.stash[_STATE].reader_mode:
+        keep = needs.closure(keep)
+    config.stash[_STATE].verified_elsewhere = {n: c for n, c in verified.items() if n not in keep}
     _deselect(
         config,
         items,

@@ -87,13 +87,20 @@ def block_summary(reports: list[pytest.TestReport]) -> list[str]:
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     if hasattr(config, "workerinput") or _STATE not in config.stash:
         return
-    recorder = config.stash[_STATE].recorder
-    reports = [r for r in recorder.collected if dict(r.user_properties).get("language")]
-    if not reports:
+    state = config.stash[_STATE]
+    reports = [r for r in state.recorder.collected if dict(r.user_properties).get("language")]
+    if not reports and not state.verified_elsewhere:
         return
     terminalreporter.section("k8snotes blocks")
     for line in block_summary(reports):
         terminalreporter.write_line(line)
+    if state.verified_elsewhere:
+        terminalreporter.write_line(
+            f"pages not run, verified as they are by --k8snotes-verified-by: "
+            f"{len(state.verified_elsewhere)}"
+        )
+        for page, commit in sorted(state.verified_elsewhere.items()):
+            terminalreporter.write_line(f"  {page}: verified at commit {commit}")
     machines = config.stash[_STATE].machines
     if machines > 1:
         from k8snotes.runner.machines import Machine

@@ -92,6 +92,8 @@ class _RunState:
         self.resources = Resources("the run")
         """What this process acquired for the run, released in reverse when its session ends."""
         self.undo_signals: Any = lambda: None
+        self.verified_elsewhere: dict[str, str] = {}
+        """Pages left out because a ledger verified them as they are: page -> its commit."""
         self.versions_sent = False
         """True once this process sent the cluster's versions to the ledger."""
         self.ledger: Any = None
