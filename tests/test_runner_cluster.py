@@ -357,7 +357,7 @@ BORROWED = textwrap.dedent(
         def up(self):
             info = KwokBackend().info()
             info.backend = self.name
-            info.capabilities = ["api", "pods", "metrics"]  # claims more than it has
+            info.capabilities = ["api"]  # what it offers by design: no real pods
             return info
 
         def is_up(self):
@@ -396,7 +396,8 @@ def test_a_backend_from_an_entry_point_runs_pages_with_probed_capabilities(
         env=env,
     )
     assert proc.returncode == 0, proc.stdout
-    # The backend declared pods; probing found a kwok cluster's simulated kubelets.
+    # Pods are what this backend lacks by design: a skip, with its reason. (A backend that
+    # declares what the probe cannot find is a bring-up error: test_reader_mode has that.)
     assert "1 x needs pods: not available on backend borrowed" in proc.stdout
     assert "blocks executed: 1 (1 passed on borrowed)" in proc.stdout
     assert kwok.is_up()  # the borrowed cluster is still there
