@@ -25,6 +25,12 @@ if TYPE_CHECKING:
 
 _ENGINE_MARK = "docker-started-by-run"
 
+RELEASE_SWEEPS = 5
+"""At most this many passes of :meth:`ReaderRun.release` (see there)."""
+
+RELEASE_SETTLE = 3.0
+"""Seconds between two passes of :meth:`ReaderRun.release`."""
+
 DECLARED_WAIT = 90.0
 """How long the probe may take to find what the cluster's backend declares (add-ons starting)."""
 
@@ -253,6 +259,7 @@ class ReaderRun:
         self.networks_before: set[str] | None = None
         """The engine's networks before the first page (kind makes its ``kind`` network)."""
         self.left: list[str] = []
+        self._found = False
         """What :meth:`release` found left by the pages and deleted."""
 
     def prepare(self) -> tuple[set[str], dict[str, str]]:
@@ -314,50 +321,68 @@ class ReaderRun:
         be deleted; the reader's folder goes whatever happened. (The machine,
         when there is one, is stopped by its own release on the run's stack.)
         """
-        from k8snotes.provision import binaries
-
         try:
             if not self.created.exists():
                 return
-            kind = binaries.KIND.bin_dir / "kind"
-            running = subprocess.run(
-                [str(kind), "get", "clusters"], capture_output=True, text=True, timeout=60
-            ).stdout.split()
-            problems = []
-            for name in sorted(set(self.created.read_text().split())):
-                if name in running:
-                    deleted = subprocess.run(
-                        [str(kind), "delete", "cluster", "--name", name],
-                        capture_output=True,
-                        text=True,
-                        timeout=300,
-                        env={**os.environ, "KUBECONFIG": str(self.home / ".kube" / "config")},
-                    )
-                    if deleted.returncode != 0:
-                        problems.append(f"kind delete cluster --name {name}: {deleted.stderr}")
-                    self.left.append(f"kind cluster {name}")
-            for before, listing, remove, what in (
-                (self.containers_before, ("ps", "--all", "--quiet", "--no-trunc"),
-                 ("rm", "--force", "--volumes"), "container"),
-                (self.networks_before, ("network", "ls", "--quiet", "--no-trunc"),
-                 ("network", "rm"), "network"),
-            ):  # fmt: skip
-                if before is None:
-                    continue
-                new = sorted(set(_docker_list(*listing)) - before)
-                if not new:
-                    continue
-                removed = subprocess.run(
-                    ["docker", *remove, *new], capture_output=True, text=True, timeout=120
-                )
-                if removed.returncode != 0:
-                    problems.append(f"docker {' '.join(remove)}: {removed.stderr.strip()}")
-                if what == "container":  # a network a page's cluster made is expected
-                    self.left.append(f"{len(new)} container(s)")
-            if problems:
-                raise RuntimeError("; ".join(problems))
+            # A node whose `docker run` was in flight when an interrupt killed kind is
+            # created by the engine a moment later: sweep until a pass, some seconds after
+            # the one before it, finds nothing.
+            for sweep in range(RELEASE_SWEEPS):
+                problems = self._sweep()
+                if problems:
+                    raise RuntimeError("; ".join(problems))
+                if sweep and not self._found:
+                    return
+                time.sleep(RELEASE_SETTLE)
+            raise RuntimeError(
+                f"the pages' containers kept coming back after {RELEASE_SWEEPS} sweeps"
+            )
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+    def _sweep(self) -> list[str]:
+        """One pass of :meth:`release`: what could not be deleted (:attr:`_found`: anything found)."""
+        from k8snotes.provision import binaries
+
+        self._found = False
+        kind = binaries.KIND.bin_dir / "kind"
+        running = subprocess.run(
+            [str(kind), "get", "clusters"], capture_output=True, text=True, timeout=60
+        ).stdout.split()
+        problems = []
+        for name in sorted(set(self.created.read_text().split())):
+            if name in running:
+                self._found = True
+                deleted = subprocess.run(
+                    [str(kind), "delete", "cluster", "--name", name],
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                    env={**os.environ, "KUBECONFIG": str(self.home / ".kube" / "config")},
+                )
+                if deleted.returncode != 0:
+                    problems.append(f"kind delete cluster --name {name}: {deleted.stderr}")
+                self.left.append(f"kind cluster {name}")
+        for before, listing, remove, what in (
+            (self.containers_before, ("ps", "--all", "--quiet", "--no-trunc"),
+             ("rm", "--force", "--volumes"), "container"),
+            (self.networks_before, ("network", "ls", "--quiet", "--no-trunc"),
+             ("network", "rm"), "network"),
+        ):  # fmt: skip
+            if before is None:
+                continue
+            new = sorted(set(_docker_list(*listing)) - before)
+            if not new:
+                continue
+            self._found = True
+            removed = subprocess.run(
+                ["docker", *remove, *new], capture_output=True, text=True, timeout=120
+            )
+            if removed.returncode != 0:
+                problems.append(f"docker {' '.join(remove)}: {removed.stderr.strip()}")
+            if what == "container":  # a network a page's cluster made is expected
+                self.left.append(f"{len(new)} container(s)")
+        return problems
 
 
 def _docker_list(*args: str) -> list[str]:
