@@ -11,7 +11,7 @@ from k8snotes.processes import process_alive
 
 assert process_alive(os.getpid())
 child = subprocess.Popen([sys.executable, "-c", "pass"])
-child.wait()
+child.wait(timeout=30)
 assert not process_alive(child.pid)
 assert not process_alive(0) and not process_alive(-1)
 ```

@@ -210,6 +210,15 @@ def test_a_listing_that_fails_after_the_page_is_a_leak(
     assert [p for p, _ in server.requests].count("/apis/apps/v1/deployments?limit=500") == 2
 
 
+UNREACHABLE_KUBECONFIG = (
+    "apiVersion: v1\nkind: Config\ncurrent-context: gone\n"
+    "clusters: [{name: gone, cluster: {server: 'http://127.0.0.1:9'}}]\n"
+    "users: [{name: gone, user: {}}]\n"
+    "contexts: [{name: gone, context: {cluster: gone, user: gone}}]\n"
+)
+"""A kubeconfig whose current context names a server nothing listens on."""
+
+
 def test_no_kubeconfig_or_no_current_context_is_no_inventory(tmp_path: Path) -> None:
     assert inventory.kube_lines({"HOME": str(tmp_path)}) == ("", set())
     config = tmp_path / "config"
@@ -226,12 +235,7 @@ def test_an_api_server_that_does_not_answer_fails_the_page(
     _, env = fake_api
     before = inventory.take(env)
     config = tmp_path / "config"
-    config.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: gone\n"
-        "clusters: [{name: gone, cluster: {server: 'http://127.0.0.1:9'}}]\n"
-        "users: [{name: gone, user: {}}]\n"
-        "contexts: [{name: gone, context: {cluster: gone, user: gone}}]\n"
-    )
+    config.write_text(UNREACHABLE_KUBECONFIG)
     after = inventory.take({**env, "KUBECONFIG": str(config)})
     [blind] = new_lines(before, after)
     assert blind.startswith("could not look: the API server of the current context: ")
@@ -328,12 +332,7 @@ def test_a_capability_the_backend_declares_but_the_probe_cannot_find_is_an_error
     from k8snotes.runner import environment
 
     config = tmp_path / "config"
-    config.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: gone\n"
-        "clusters: [{name: gone, cluster: {server: 'http://127.0.0.1:9'}}]\n"
-        "users: [{name: gone, user: {}}]\n"
-        "contexts: [{name: gone, context: {cluster: gone, user: gone}}]\n"
-    )
+    config.write_text(UNREACHABLE_KUBECONFIG)
     monkeypatch.setattr(environment, "DECLARED_WAIT", 0.0)
     info = ClusterInfo("gone", "kind", str(config), "gone", ["api", "pods", "metrics"], True)
     with pytest.raises(RuntimeError, match="should offer api, metrics, pods, but the probe"):

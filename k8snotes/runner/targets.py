@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -27,26 +28,31 @@ from k8snotes.runner.namespace import PageNamespace
 __all__ = ["NamespaceTarget", "ReaderTarget", "Target"]
 
 
-class Target:
-    """What a page session needs to know of where its commands go (one object per page)."""
+class Target(ABC):
+    """What a page session needs to know of where its commands go (one object per page).
+
+    Each target says whether Pods are real, the shell's home and what it adds to the shell's
+    environment; opening, the leak check and closing do nothing unless a target needs them.
+    """
 
     backend: str = ""
     """The backend's name, for the report."""
 
+    @abstractmethod
     def real_pods(self, capabilities: set[str]) -> bool:
         """True when Pods really run (not simulated)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def home(self, tmp: Path) -> Path:
         """The page shell's ``HOME`` (``tmp`` is the page's own folder)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def env(self, tmp: Path, slug: str) -> dict[str, str]:
         """What the target adds to the page shell's environment."""
-        raise NotImplementedError
 
     def open(self, env: Mapping[str, str]) -> None:
         """Before the page's first block (``env``: the page shell's environment)."""
+        return None  # most targets have nothing to make before a page
 
     def leaks(
         self, env: Mapping[str, str], page_id: str, keeps: Iterable[str], settle: float
