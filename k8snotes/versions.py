@@ -21,6 +21,10 @@ KWOK = "v0.8.0"
 KIND = "v0.33.0"
 """kind, the Kubernetes-in-Docker tool readers use."""
 
+KUBE_NETWORK_POLICIES = "v0.8.0"
+"""sigs.k8s.io/kube-network-policies, the NetworkPolicy enforcer kindnetd embeds, run by the
+node image's stand-in for kindnetd (the Go module proxy lists v0.7.0 and v0.8.0 here)."""
+
 CRICTL = "v1.37.0"
 """cri-tools' crictl, which ``kind load`` needs inside the node."""
 

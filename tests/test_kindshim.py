@@ -32,6 +32,8 @@ def test_image_added_once(tmp_path: Path) -> None:
     args, notes = rewrite(["create", "cluster"], "kindest/node:v1.37.2", tmp_path)
     assert args == ["create", "cluster", "--image", "kindest/node:v1.37.2"]
     assert len(notes) == 1
+    assert "a stand-in for kindnetd" in notes[0] and "kube-network-policies v0.8.0" in notes[0]
+    assert "--fail-cgroupv1=false" in notes[0]
     args, notes = rewrite(["create", "cluster", "--image", "x"], "kindest/node:v1.37.2", tmp_path)
     assert args == ["create", "cluster", "--image", "x"] and notes == []
 

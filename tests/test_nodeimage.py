@@ -177,7 +177,7 @@ def test_cni_conflist_for_this_node(cni_script: tuple[Path, Path]) -> None:
     ).stdout
     conf = json.loads(out)
     ptp, portmap = conf["plugins"]
-    assert ptp["type"] == "ptp" and ptp["ipMasq"] is True
+    assert ptp["type"] == "ptp" and ptp["ipMasq"] is False, "kindnetd's: Pods keep their address"
     assert ptp["ipam"]["type"] == "host-local"
     assert ptp["ipam"]["ranges"] == [[{"subnet": "10.244.1.0/24"}]]
     assert portmap == {"type": "portmap", "capabilities": {"portMappings": True}}
@@ -200,6 +200,52 @@ def test_cni_routes_to_other_nodes(cni_script: tuple[Path, Path]) -> None:
         check=True,
     ).stdout
     assert out.splitlines() == ["10.244.1.0/24 172.18.0.2"]
+
+
+def test_cni_node_name_by_internal_ip(cni_script: tuple[Path, Path]) -> None:
+    script, nodes = cni_script
+    out = subprocess.run(
+        [str(script), "node-name", str(nodes), "172.18.0.2"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out == "k-worker\n"
+
+
+def test_cni_masquerades_only_what_leaves_the_pod_range(cni_script: tuple[Path, Path]) -> None:
+    script, _ = cni_script
+    out = subprocess.run(
+        [str(script), "masquerade", "10.244.0.0/16,fd00:10:244::/56"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "type nat hook postrouting priority srcnat;" in out
+    assert "ip saddr { 10.244.0.0/16 } ip daddr != { 10.244.0.0/16 } masquerade" in out
+    assert out.startswith("table ip k8snotes-cni\ndelete table ip k8snotes-cni\n")
+    proc = subprocess.run([str(script), "masquerade", "fd00:10:244::/56"], capture_output=True)
+    assert proc.returncode != 0 and proc.stdout == b""
+
+
+def test_cni_script_starts_the_enforcer_with_checked_flags() -> None:
+    assert "@ENFORCER_ARGS@" not in cni.SCRIPT
+    line = next(x for x in cni.SCRIPT.splitlines() if x.strip().startswith("kube-network-policies"))
+    assert '--hostname-override="$1"' in line
+    for arg in (
+        "--nfqueue-id=101",
+        "--fail-open",
+        "--disable-nri",
+        "--netfilter-bug-1766-fix=false",
+    ):
+        assert arg in line
+    assert "kube-network-policies" in cni.DOCKERFILE and "nftables" in cni.DOCKERFILE
+
+
+def test_the_stand_in_image_gets_the_enforcer_binary() -> None:
+    dockerfile, needs = nodeimage.component_specs(KUBEADM_IMAGES)[cni.KINDNETD_IMAGE]
+    assert dockerfile == cni.DOCKERFILE
+    assert needs == {"kube-network-policies": "kube-network-policies"}
 
 
 def _fake_kind_base(root: Path) -> Path:

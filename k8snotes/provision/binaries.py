@@ -9,6 +9,7 @@ Layout of the cache (see :func:`k8snotes.paths.cache_dir`)::
     <cache>/coredns/v1.14.6/bin/coredns          (and crictl, local-path-provisioner,
     <cache>/traefik/v3.6.12/bin/traefik           metrics-server the same way)
     <cache>/gateway-api/v1.4.0/bin/standard-install.yaml
+    <cache>/kube-network-policies/v0.8.0+xt.<patch>/bin/kube-network-policies
 
 A group is complete when its ``complete.json`` exists; a warm cache builds
 nothing.
@@ -29,6 +30,7 @@ from pathlib import Path
 from k8snotes import locks, paths, records, versions
 from k8snotes.locks import held
 from k8snotes.progress import say, step
+from k8snotes.provision import netpol
 from k8snotes.provision.gobuild import GoWorkspace, staging_replaces, version_ldflags, workspace
 
 ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
@@ -305,6 +307,15 @@ HELM = BinaryGroup(
 )
 """Helm: its releases are tarballs (get.helm.sh), so it is built from Go module sources."""
 TRAEFIK = BinaryGroup("traefik", versions.TRAEFIK, ("traefik",), _build_traefik)
+KUBE_NETWORK_POLICIES = BinaryGroup(
+    "kube-network-policies",
+    f"{versions.KUBE_NETWORK_POLICIES}+xt.{netpol.patch_digest()}",
+    (netpol.BINARY,),
+    netpol.build,
+)
+"""The NetworkPolicy enforcer, patched to queue packets through the xtables NFQUEUE target
+(:mod:`k8snotes.provision.netpol`); the patch's hash is part of its version, so a new patch
+rebuilds it."""
 GATEWAY_API = BinaryGroup(
     "gateway-api", versions.GATEWAY_API, ("standard-install.yaml",), _fetch_gateway_crds
 )
@@ -324,6 +335,7 @@ GROUPS: dict[str, BinaryGroup] = {
         HELM,
         TRAEFIK,
         GATEWAY_API,
+        KUBE_NETWORK_POLICIES,
     )
 }
 """Every binary group, by name."""

@@ -8,7 +8,9 @@ Steps (all from Go module sources and Debian packages, nothing pulled):
    plugins (:func:`base_dockerfile`), plus crictl and a ``ctr`` shim.
 2. The images kubeadm and kind's default manifests need: the control plane on
    an empty base, kube-proxy with iptables, etcd, CoreDNS, pause, the pod
-   network (:mod:`k8snotes.provision.cni`), local-path-provisioner and its helper.
+   network (:mod:`k8snotes.provision.cni`, a stand-in for kindnetd that runs
+   kube-network-policies, :mod:`k8snotes.provision.netpol`), local-path-provisioner
+   and its helper.
 3. A Kubernetes "server tarball" holding kubeadm, kubelet, kubectl and those
    images, then ``kind build node-image --type file``.
 
@@ -35,7 +37,7 @@ from pathlib import Path
 from k8snotes import locks, paths, versions
 from k8snotes.locks import held
 from k8snotes.progress import say, step
-from k8snotes.provision import binaries, cni, docker, images
+from k8snotes.provision import binaries, cni, docker, images, netpol
 from k8snotes.provision.gobuild import workspace
 
 NODE_IMAGE = f"kindest/node:{versions.KUBERNETES}"
@@ -49,6 +51,13 @@ KEY_LABEL = "io.k8snotes.node-image.key"
 
 CGROUPV1_LABEL = "io.k8snotes.kubelet.fail-cgroupv1"
 """Label saying the image's kubelet already runs with ``--fail-cgroupv1=false``."""
+
+DIFFERENCES = (
+    "its kubelet runs with --fail-cgroupv1=false (this host uses cgroup v1)",
+    cni.STAND_IN,
+)
+"""How the node image built here differs from kind's own: the kind shim's note, which the
+test report lists, names each."""
 
 REGISTRY = "registry.k8s.io"
 
@@ -244,7 +253,7 @@ def component_specs(kubeadm_images: list[str]) -> dict[str, tuple[str, dict[str,
     specs[tag("coredns")] = (coredns, {"coredns": "coredns"})
     pause = 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n'
     specs[tag("pause")] = (pause, {"pause": "pause"})
-    specs[cni.KINDNETD_IMAGE] = (cni.DOCKERFILE, {})
+    specs[cni.KINDNETD_IMAGE] = (cni.DOCKERFILE, {netpol.BINARY: "kube-network-policies"})
     specs[STORAGE_PROVISIONER_IMAGE] = (
         scratch_dockerfile("local-path-provisioner", entrypoint=True),
         {"local-path-provisioner": "local-path-provisioner"},
@@ -262,6 +271,7 @@ KEY_VERSIONS = (
     "PAUSE",
     "LOCAL_PATH_PROVISIONER",
     "DEBIAN_SUITE",
+    "KUBE_NETWORK_POLICIES",
 )
 """Pinned versions that go into the node image (add-ons are loaded later, not baked in)."""
 
@@ -275,6 +285,7 @@ def build_key(base: Path, specs: dict[str, tuple[str, dict[str, str]]]) -> str:
         h.update(rel.encode() + b"\0" + (base / rel).read_bytes() + b"\0")
     h.update(base_dockerfile(kind_files(base), "").encode())
     h.update(CTR_SHIM.encode() + cni.SCRIPT.encode())
+    h.update(binaries.KUBE_NETWORK_POLICIES.version.encode())  # carries the patch's hash
     h.update(json.dumps(specs, sort_keys=True).encode())
     return h.hexdigest()[:16]
 
@@ -340,7 +351,15 @@ def build_node_image(key: str, base: Path, specs: dict[str, tuple[str, dict[str,
     """Build :data:`NODE_IMAGE` from scratch (no cache); intermediate images are removed."""
     groups = {
         name: binaries.ensure(binaries.GROUPS[name])
-        for name in ("kubernetes", "etcd", "coredns", "crictl", "local-path-provisioner", "kind")
+        for name in (
+            "kubernetes",
+            "etcd",
+            "coredns",
+            "crictl",
+            "local-path-provisioner",
+            "kind",
+            "kube-network-policies",
+        )
     }
     docker.ensure_base_image()
     base_tag = f"{BASE_IMAGE_REPO}:{key}"

@@ -70,8 +70,11 @@ def rewrite(args: list[str], image: str, workdir: Path) -> tuple[list[str], list
     args = list(args)
     if image and not any(a == "--image" or a.startswith("--image=") for a in args):
         args += ["--image", image]
+        from k8snotes.provision.nodeimage import DIFFERENCES
+
         notes.append(
-            f"kind create cluster ran with --image {image} (kind's default node image cannot be pulled here)"
+            f"kind create cluster ran with --image {image} (kind's default node image cannot be pulled here); "
+            f"the image built here differs from kind's: {'; '.join(DIFFERENCES)}"
         )
     where = _config_index(args)
     if where is not None:
