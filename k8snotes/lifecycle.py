@@ -129,6 +129,14 @@ class HostLedger:
             )
         return True
 
+    def at_least(self, setting: Path, value: int) -> bool:
+        """Raise the number in ``setting`` to ``value`` if it is lower (as :meth:`set`)."""
+        try:
+            current = int(setting.read_text().strip())
+        except (OSError, ValueError):
+            return False
+        return current >= value or self.set(setting, str(value))
+
     def _put_back(self, setting: Path) -> None:
         setting.write_text(self.changed.pop(setting))
 

@@ -3,7 +3,7 @@
 The bottom of the package: evaluators, the runner and the plugin all speak it, and it
 imports nothing of theirs (the import contracts in ``pyproject.toml`` keep it so).
 How a failing command is reported, with the expected output's difference, is the
-runner's (:func:`k8snotes.runner.failures.failure_report`).
+runner's (:func:`k8snotes.check.failures.failure_report`).
 """
 
 from __future__ import annotations

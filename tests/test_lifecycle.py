@@ -50,6 +50,18 @@ def test_the_host_ledger_puts_back_what_it_changed(tmp_path: Path) -> None:
     assert setting.read_text() == "0"
 
 
+def test_the_host_ledger_raises_a_limit_only_when_it_is_lower(tmp_path: Path) -> None:
+    low, high = tmp_path / "low", tmp_path / "high"
+    low.write_text("128\n")
+    high.write_text("8192\n")
+    stack = Resources("the run")
+    ledger = HostLedger(stack)
+    assert ledger.at_least(low, 512) and ledger.at_least(high, 512)
+    assert (low.read_text(), high.read_text()) == ("512", "8192\n")
+    assert stack.held() == [f"{low} = 512 (was 128)"]
+    assert stack.close() == [] and low.read_text() == "128"
+
+
 UNWINDING = """
 import sys, time
 from k8snotes.lifecycle import terminate_gracefully

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from k8snotes.runner.machines import Machine
+from k8snotes.lifecycle import HostLedger, Resources
+from k8snotes.runner.machines import HOST_SETTINGS, Machine
 
 pytestmark = [
     pytest.mark.docker,
@@ -37,6 +38,10 @@ def test_a_machine_has_its_own_engine_and_network_and_leaves_nothing(
     monkeypatch.setenv("K8SNOTES_CACHE", str(tmp_path))  # its data root: a throw-away one
     machine = Machine(9)
     assert _host_state(machine.name) == []
+    settings_before = {setting: setting.read_text() for setting in HOST_SETTINGS}
+    host = Resources("the test")  # what a run's leader does before its machines start
+    for setting, value in HOST_SETTINGS.items():
+        assert HostLedger(host).at_least(setting, value)
     try:
         machine.start()
         assert machine.answers()
@@ -60,5 +65,7 @@ def test_a_machine_has_its_own_engine_and_network_and_leaves_nothing(
         assert "k8snotes0" in entered and "eth0" not in entered.split("Iface", 1)[1]
     finally:
         machine.stop()
+        assert host.close() == []
     assert _host_state(machine.name) == []
+    assert {setting: setting.read_text() for setting in HOST_SETTINGS} == settings_before
     assert not machine.answers()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from k8snotes.runner.output import (
+from k8snotes.check.output import (
     PLACEHOLDERS,
     line_pattern,
     normalize,
@@ -311,7 +311,7 @@ def test_diff_shows_how_a_line_is_read() -> None:
 
 
 def test_apply_updates_rewrites_bottom_up_and_leaves_a_changed_page_alone(tmp_path: Path) -> None:
-    from k8snotes.runner.update import OutputUpdate, apply_updates
+    from k8snotes.check.update import OutputUpdate, apply_updates
 
     page = tmp_path / "p.md"
     page.write_text("```console\n$ a\none\n$ b\ntwo\nthree\n```\n")

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
+from k8snotes.check.inventory import MARKER, process_lines
 from k8snotes.processes import process_alive, process_name
-from k8snotes.runner.inventory import MARKER, process_lines
 
 # Page ids of this test process only: other tests may run pages beside it.
 PAGE_1, PAGE_2, GONE = (f"test-processes-{os.getpid()}-{n}" for n in (1, 2, 3))

@@ -14,13 +14,13 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from k8snotes.check import inventory
+from k8snotes.check.inventory import Inventory, new_lines
 from k8snotes.markdown import parse_page
 from k8snotes.markdown.blocks import PageError
 from k8snotes.markdown.frontmatter import page_settings
 from k8snotes.markdown.includes import Includes
 from k8snotes.needs import Needs
-from k8snotes.runner import inventory
-from k8snotes.runner.inventory import Inventory, new_lines
 from k8snotes.runner.kindshim import cluster_name
 from k8snotes.runner.session import BlockFailure, BlockSkipped, PageSession
 from k8snotes.runner.targets import ReaderTarget

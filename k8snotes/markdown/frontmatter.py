@@ -11,7 +11,7 @@ keeps: ["docker container kind-control-plane", "docker image sample-app:*"]
   from. The runner runs them first, on the same cluster; the site shows each as
   a "Before you start" link at the top of the page.
 - ``keeps``: what the page leaves on purpose (patterns over the leak check's
-  inventory lines, see :mod:`k8snotes.runner.inventory`); anything else new
+  inventory lines, see :mod:`k8snotes.check.inventory`); anything else new
   after the page's clean-up is a leak.
 """
 

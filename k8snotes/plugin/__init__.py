@@ -49,7 +49,13 @@ def pytest_configure(config: pytest.Config) -> None:
     # SIGTERM unwinds as Ctrl-C does: pytest's teardowns, then the run's resources.
     state.undo_signals = terminate_gracefully()
     if not hasattr(config, "workerinput"):
-        state.hold_run_resources()
+        from k8snotes.runner.bringup import BringupError
+
+        try:
+            state.bringup.hold_shared(machines=state.machines)
+        except BringupError as exc:
+            state.bringup.close()
+            raise pytest.UsageError(str(exc)) from exc
         if not config.getoption("--collect-only"):
             state.start_ledger()
     config.pluginmanager.register(config.stash[_STATE].recorder, f"k8snotes-recorder-{id(config)}")

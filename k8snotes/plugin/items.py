@@ -124,17 +124,28 @@ class MarkdownPage(pytest.File):
         from k8snotes.runner.environment import page_prelude
 
         update = bool(self.config.getoption("--k8snotes-update"))
-        from k8snotes.runner.targets import NamespaceTarget, ReaderTarget, Target
+        from k8snotes.runner.targets import NamespaceTarget, ReaderTarget, ShellTarget, Target
 
+        bringup = state.bringup
         target: Target
         if state.reader_mode:
-            target = ReaderTarget(state.ensure_reader(self.machine).home)
+            target = ReaderTarget(bringup.reader(self.machine).home)
         else:
-            cluster = cluster or state.ensure_cluster()
-            state.use_cluster(cluster)
+            cluster = cluster or bringup.suite_cluster()
+            if not cluster.kubeconfig:  # a project's fixture gave no cluster: shell blocks only
+                return PageSession(
+                    rel,
+                    state.root,
+                    ShellTarget(cluster.backend),
+                    set(),
+                    {},
+                    page_prelude(),
+                    update_outputs=update,
+                )
+            bringup.use_cluster(cluster)
             target = NamespaceTarget(cluster)
         return PageSession(
-            rel, state.root, target, state.capabilities, state.env, page_prelude(),
+            rel, state.root, target, bringup.capabilities, bringup.env, page_prelude(),
             update_outputs=update,
         )  # fmt: skip
 
@@ -194,7 +205,7 @@ class MarkdownPage(pytest.File):
         if self.last_item is not None:
             self.last_item.user_properties.append(("leak_check", leak_check))
         if session.updates:
-            from k8snotes.runner.update import apply_updates
+            from k8snotes.check.update import apply_updates
 
             for line in apply_updates(session.updates):
                 self.warn(pytest.PytestWarning(f"--k8snotes-update: {line}"))
@@ -216,7 +227,11 @@ def k8s_cluster(request: pytest.FixtureRequest) -> ClusterInfo:
 
     Override it in a ``conftest.py`` to run the pages on a cluster of your own
     making (pytest-kind, k3d, a remote one); each page still gets a namespace of
-    its own, and the capabilities are probed from the cluster:
+    its own, and the capabilities are probed from the cluster. A ``ClusterInfo``
+    with no kubeconfig means no cluster at all: pages run their shell blocks
+    with nothing to talk to (:class:`~k8snotes.runner.targets.ShellTarget`).
+
+    A cluster of your own, in `conftest.py`:
 
     ```python
     import pytest
@@ -229,7 +244,7 @@ def k8s_cluster(request: pytest.FixtureRequest) -> ClusterInfo:
         return ClusterInfo("mine", "existing", "/path/to/kubeconfig", "my-context", [], True)
     ```
     """
-    return request.config.stash[_STATE].ensure_cluster()
+    return request.config.stash[_STATE].bringup.suite_cluster()
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -242,9 +257,10 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     if not isinstance(item, BlockItem):
         return
     state = item.config.stash[_STATE]
-    if state.reader_mode and state.reader is None and not state.bringup_error:
-        with contextlib.suppress(Exception):  # kept in state.bringup_error
-            state.ensure_reader(item.parent.machine)  # type: ignore[union-attr]
+    bringup = state.bringup
+    if state.reader_mode and bringup.reader_run is None and not bringup.error:
+        with contextlib.suppress(Exception):  # kept in bringup.error
+            bringup.reader(item.parent.machine)  # type: ignore[union-attr]
 
 
 class BlockItem(pytest.Item):

@@ -143,12 +143,11 @@ def _finish_run(session: pytest.Session, state: _RunState) -> None:
         state.ledger.write_latest()
     if config.getoption("--k8snotes-keep"):
         return
-    problems = state.resources.close()
-    if state.reader is not None and state.reader.left:
+    problems = state.bringup.close()
+    reader = state.bringup.reader_run
+    if reader is not None and reader.left:
         # Said where the run's output shows it: pages should delete what they make.
-        print(
-            f"\n[k8snotes] deleted what the pages left at the end of the run: {state.reader.left}"
-        )
+        print(f"\n[k8snotes] deleted what the pages left at the end of the run: {reader.left}")
     if problems:
         print("\n[k8snotes] the run's clean-up failed:\n  " + "\n  ".join(problems))
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

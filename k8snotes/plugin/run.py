@@ -9,8 +9,6 @@ from typing import Any
 
 import pytest
 
-from k8snotes.cluster.base import ClusterInfo
-from k8snotes.lifecycle import Resources
 from k8snotes.markdown import PageError
 from k8snotes.markdown.frontmatter import page_settings
 from k8snotes.markdown.includes import Includes
@@ -75,22 +73,22 @@ class _Recorder:
 
 
 class _RunState:
-    """Per-process state of the run: the cluster, and what was started here."""
+    """Per-process state of the run: its options, its bring-up and what its reports say.
+
+    What the run brings up and releases (engine, reader's machine, suite's
+    cluster, host settings) is :attr:`bringup`'s, a
+    :class:`~k8snotes.runner.bringup.Bringup` with no pytest in it.
+    """
 
     def __init__(self, config: pytest.Config) -> None:
+        from k8snotes.runner.bringup import Bringup
+
         self.config = config
         self.root = Path(str(config.rootpath))
         snippets = [Path(p) for p in config.getini("k8snotes_snippets")] or [self.root]
         self.includes = Includes(self.root / "mkdocs.yml", snippets)
-        self.cluster: ClusterInfo | None = None
-        self.capabilities: set[str] = set()
-        self.env: dict[str, str] = {}
-        self.reader: Any = None
         self.recorder = _Recorder()
-        self.bringup_error: str | None = None
-        """The first bring-up error (reader machine or cluster), raised for every later page."""
-        self.resources = Resources("the run")
-        """What this process acquired for the run, released in reverse when its session ends."""
+        self.bringup = Bringup(os.environ[RUN_ID_ENV], self.backend)
         self.undo_signals: Any = lambda: None
         self.verified_elsewhere: dict[str, str] = {}
         """Pages left out because a ledger verified them as they are: page -> its commit."""
@@ -117,35 +115,6 @@ class _RunState:
         )
         self.recorder.ledger = self.ledger
 
-    def hold_run_resources(self) -> None:
-        """On the controller: release at the end what any process of the run may start.
-
-        The suite's cluster (namespace mode) and the Docker engine are shared by
-        the run's workers, so the controller releases them, once all workers are
-        done; each release checks that this run made what it releases.
-        """
-
-        def release_engine() -> None:
-            from k8snotes.runner.environment import release_environment
-
-            release_environment(self.run_id)
-
-        def release_suite_cluster() -> None:
-            from k8snotes.cluster.registry import release_cluster
-
-            try:
-                backend = self.backend()
-            except ValueError:
-                return
-            release_cluster(backend, self.run_id)
-
-        self.resources.acquire("the Docker engine, if this run started it", release_engine)
-        self.resources.acquire("the suite's cluster, if this run made it", release_suite_cluster)
-        if self.reader_mode and self.machines > 1:
-            from k8snotes.runner.machines import restore_host
-
-            self.resources.acquire("the host settings the machines changed", restore_host)
-
     @functools.cached_property
     def reader_mode(self) -> bool:
         """True when pages run as a reader's: ``k8snotes_reader_mode`` set, on the ``kind`` backend."""
@@ -167,46 +136,6 @@ class _RunState:
             wanted = int(self.config.getini("k8snotes_machines") or 1)
         return max(1, min(int(wanted), _worker_count(self.config)))
 
-    def ensure_reader(self, machine: int = 1) -> Any:
-        """Reader's machine ``machine``, prepared once per process; a failure is raised once.
-
-        Machine 1 is the host; machine 2 and up are network namespaces with a
-        Docker engine each (:mod:`k8snotes.runner.machines`), which this
-        process enters for good: a worker runs one machine's pages only.
-        """
-        if self.bringup_error:
-            raise RuntimeError(f"the reader's machine could not be prepared: {self.bringup_error}")
-        if self.reader is not None and self.reader.machine_index != machine:
-            raise RuntimeError(
-                f"pages of reader's machines {self.reader.machine_index} and {machine} were "
-                "sent to one worker (the scheduler keeps a machine's pages on one worker)"
-            )
-        if self.reader is None:
-            from k8snotes.runner.environment import ReaderRun
-
-            other = None
-            try:
-                if machine > 1:
-                    from k8snotes.runner import machines
-
-                    other = machines.Machine(machine)
-                    machines.raise_inotify_limit()
-                    self.resources.acquire(f"reader's machine {machine}", other.stop)
-                    other.start()
-                    other.enter()
-                reader = ReaderRun(self.run_id, other)
-                self.resources.acquire("the reader's kind clusters and containers", reader.release)
-                self.capabilities, self.env = reader.prepare()
-            except Exception as exc:
-                self.bringup_error = f"{type(exc).__name__}: {exc}"
-                raise
-            self.reader = reader
-        return self.reader
-
-    @property
-    def run_id(self) -> str:
-        return os.environ[RUN_ID_ENV]
-
     def backend(self) -> Any:
         from k8snotes.cluster.registry import get_backend
 
@@ -215,34 +144,6 @@ class _RunState:
         if context and not name:
             name = "existing"
         return get_backend(name, context)
-
-    def use_cluster(self, cluster: ClusterInfo) -> None:
-        """Pages run on ``cluster``: probe what it offers, once."""
-        if self.cluster is not cluster or not self.capabilities:
-            from k8snotes.runner.environment import page_environment
-
-            self.cluster = cluster
-            self.capabilities, self.env = page_environment(cluster)
-
-    def ensure_cluster(self) -> ClusterInfo:
-        """The suite's cluster (namespace mode), brought up once; a failure is raised once.
-
-        Later pages fail at once with the first error instead of trying again.
-        """
-        if self.bringup_error:
-            raise RuntimeError(f"the cluster could not be brought up: {self.bringup_error}")
-        if self.cluster is None:
-            from k8snotes.cluster.registry import shared_cluster
-            from k8snotes.runner.environment import page_environment, prepare_cluster
-
-            backend = self.backend()
-            try:
-                self.cluster = shared_cluster(backend, self.run_id, prepare_cluster)
-                self.capabilities, self.env = page_environment(self.cluster)
-            except Exception as exc:
-                self.bringup_error = f"{type(exc).__name__}: {exc}"
-                raise
-        return self.cluster
 
 
 _STATE = pytest.StashKey[_RunState]()

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
+from k8snotes.check.failures import failure_report
 from k8snotes.markdown.blocks import Block
 from k8snotes.outcomes import BlockFailure, Result
-from k8snotes.runner.failures import failure_report
 from k8snotes.runner.shell import ShellSession, kill_group, started_at
 
 

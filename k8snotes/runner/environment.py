@@ -129,13 +129,11 @@ def page_environment(info: ClusterInfo) -> tuple[set[str], dict[str, str]]:
 
     The cluster's capabilities are probed (:func:`~k8snotes.cluster.probe.probe_capabilities`),
     whatever the backend declared; ``docker`` and ``kind`` are the machine's.
-    A cluster without a kubeconfig (a fake one, for tests of the plugin itself)
-    offers nothing, and the page's shell gets nothing added.
     """
     from k8snotes.cluster.probe import probe_capabilities
 
-    if not info.kubeconfig:  # no cluster at all (a fake backend in the plugin's own tests)
-        return set(), {}
+    if not info.kubeconfig:
+        raise ValueError(f"the cluster {info.name!r} has no kubeconfig: nothing to probe")
     run_id = os.environ.get("K8SNOTES_RUN_ID", "manual")
     probe_env = {
         **os.environ,
@@ -304,14 +302,14 @@ class ReaderRun:
             "K8SNOTES_CREATED_CLUSTERS": str(self.created),
             "K8SNOTES_URL_MAP": str(url_map),
         }
-        capabilities = {
-            Capability.API,
-            Capability.PODS,
-            Capability.DOCKER,
-            Capability.KIND,
-            Capability.METRICS,
-            Capability.INGRESS,
-        }
+        # What a kind cluster offers (the kind backend's declaration): Docker and kind
+        # were made ready above; the API, real Pods, metrics and an ingress controller
+        # come from the set-up pages the reader runs (Prepare a cluster). Nothing is
+        # probed, because no cluster runs yet, and nothing is skipped for it: a block
+        # that needs one of them fails when a set-up page did not provide it.
+        from k8snotes.cluster.kind import CAPABILITIES
+
+        capabilities = set(CAPABILITIES)
         return capabilities, env
 
     def release(self) -> None:

@@ -19,8 +19,8 @@ each pytest-xdist worker a machine:
 The engine's data root is kept in the cache (its images, as those of the host
 engine k8snotes starts, make the next run warm); the namespace and the engine
 are removed at the end of the run. Running several kind clusters at once needs
-more inotify instances than a host's default 128: :func:`raise_inotify_limit` raises it for
-the run, and :func:`restore_host` puts it back (and IP forwarding) at the end.
+more inotify instances than a host's default 128, and the machines' way out needs IP
+forwarding: :data:`HOST_SETTINGS`, which the run's leader changes and puts back.
 """
 
 from __future__ import annotations
@@ -45,6 +45,11 @@ IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
 INOTIFY_LIMIT = Path("/proc/sys/fs/inotify/max_user_instances")
 INOTIFY_WANTED = 512
 """What kind's known-issues page suggests for several clusters on one host."""
+HOST_SETTINGS = {IP_FORWARD: 1, INOTIFY_LIMIT: INOTIFY_WANTED}
+"""What machines side by side need of the host (at least): their way out, and inotify instances.
+
+The run's leader sets them before any machine starts and puts them back at the
+end (:meth:`k8snotes.runner.bringup.Bringup.hold_shared`, a host ledger)."""
 
 
 class MachineError(RuntimeError):
@@ -163,11 +168,6 @@ class Machine:
             proc = _run(*args)
             if proc.returncode != 0:
                 raise MachineError(f"{' '.join(args)}: {proc.stderr.strip()}")
-        if IP_FORWARD.read_text().strip() != "1":
-            record = RUN_DIR / "ip-forward-before"
-            if not record.exists():
-                record.write_text(IP_FORWARD.read_text().strip())
-            IP_FORWARD.write_text("1")
 
     def _disconnect(self) -> None:
         for table, chain, *rule in self._rules():
@@ -179,6 +179,10 @@ class Machine:
         """Make the namespace and start its engine (nothing to do when it answers)."""
         if os.geteuid() != 0:
             raise MachineError("a second reader's machine needs root (ip netns, dockerd)")
+        if IP_FORWARD.read_text().strip() != "1":  # fail closed: no way out, no apt, no images
+            raise MachineError(
+                f"{IP_FORWARD} is off: the run's leader turns it on for machines side by side"
+            )
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with held(self.run_dir / "start.lock", f"reader's machine {self.index}", locks.BRING_UP):
             RUN_DIR.mkdir(parents=True, exist_ok=True)
@@ -254,39 +258,3 @@ class Machine:
         self._disconnect()
         if self.netns.exists():
             _run("ip", "netns", "delete", self.name)
-
-
-def raise_inotify_limit() -> None:
-    """Raise ``fs.inotify.max_user_instances`` to 512 for the run, recording the old value."""
-    record = RUN_DIR / "inotify-max-user-instances"
-    try:
-        current = int(INOTIFY_LIMIT.read_text())
-    except (OSError, ValueError):
-        return
-    if current >= INOTIFY_WANTED:
-        return
-    RUN_DIR.mkdir(parents=True, exist_ok=True)
-    if not record.exists():
-        record.write_text(str(current))
-    try:
-        INOTIFY_LIMIT.write_text(str(INOTIFY_WANTED))
-    except OSError:
-        record.unlink(missing_ok=True)
-
-
-def restore_host() -> None:
-    """At the end of the run, when every machine has stopped: put back the host's settings.
-
-    That is the inotify limit :func:`raise_inotify_limit` raised and IP
-    forwarding, when a machine had to turn it on.
-    """
-    for record, setting in (
-        (RUN_DIR / "inotify-max-user-instances", INOTIFY_LIMIT),
-        (RUN_DIR / "ip-forward-before", IP_FORWARD),
-    ):
-        if record.exists():
-            try:
-                setting.write_text(record.read_text().strip())
-            except OSError:
-                continue
-            record.unlink(missing_ok=True)

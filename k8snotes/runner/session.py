@@ -17,6 +17,10 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from k8snotes.check import inventory
+from k8snotes.check.failures import failure_report
+from k8snotes.check.output import output_matches
+from k8snotes.check.update import OutputUpdate, updated_output
 from k8snotes.evaluators.base import Step
 from k8snotes.evaluators.manifest import KUBERNETES_SCHEMA_VERSION
 from k8snotes.evaluators.registry import evaluator_for
@@ -24,13 +28,9 @@ from k8snotes.markdown.blocks import Block
 from k8snotes.markdown.console import split_console
 from k8snotes.outcomes import BlockFailure, BlockSkipped, Result, missing_files
 from k8snotes.plan import plan
-from k8snotes.runner import inventory
 from k8snotes.runner.background import BackgroundJobs, wait_port
-from k8snotes.runner.failures import failure_report
-from k8snotes.runner.output import output_matches
 from k8snotes.runner.shell import ShellSession
 from k8snotes.runner.targets import Target
-from k8snotes.runner.update import OutputUpdate, updated_output
 
 DEFAULT_TIMEOUT = 60.0
 

@@ -7,10 +7,12 @@ one of two targets, made for each page:
   reader home, shared by the run's pages, so the kubeconfig that ``kind create
   cluster`` writes to ``~/.kube/config`` is the one later pages use (kind's
   default context and the ``default`` namespace, nothing injected). What the
-  page leaves is found by the leak check (:mod:`k8snotes.runner.inventory`).
+  page leaves is found by the leak check (:mod:`k8snotes.check.inventory`).
 - :class:`NamespaceTarget`: a copy of the suite's cluster's kubeconfig whose
   context names a fresh namespace of the page's own, deleted at the end; for
   backends where pages cannot make their own cluster (kwok, existing).
+- :class:`ShellTarget`: no cluster at all, for pages whose blocks need none
+  (and the plugin's own tests): an empty kubeconfig, never ``~/.kube``.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from k8snotes.check import inventory
 from k8snotes.cluster.base import Capability, ClusterInfo
-from k8snotes.runner import inventory
 from k8snotes.runner.namespace import PageNamespace
 
-__all__ = ["NamespaceTarget", "ReaderTarget", "Target"]
+__all__ = ["NamespaceTarget", "ReaderTarget", "ShellTarget", "Target"]
 
 
 class Target(ABC):
@@ -105,11 +107,12 @@ class NamespaceTarget(Target):
     """A fresh namespace of the suite's cluster, named in a kubeconfig copy; deleted at the end.
 
     Args:
-        cluster: The suite's cluster. One with no kubeconfig (a fake backend in
-            the plugin's own tests) gives the page an empty kubeconfig: never ``~/.kube``.
+        cluster: The suite's cluster (or one a project's ``k8s_cluster`` fixture gives).
     """
 
     def __init__(self, cluster: ClusterInfo) -> None:
+        if not cluster.kubeconfig:
+            raise ValueError(f"the cluster {cluster.name!r} has no kubeconfig to copy")
         self.cluster = cluster
         self.backend = cluster.backend
         self.namespace: PageNamespace | None = None
@@ -123,10 +126,9 @@ class NamespaceTarget(Target):
     def env(self, tmp: Path, slug: str) -> dict[str, str]:
         name = f"{slug}-{uuid.uuid4().hex[:5]}"
         kubeconfig = tmp / "kubeconfig"
-        if self.cluster.kubeconfig:
-            self.namespace = PageNamespace(self.cluster, name, slug, kubeconfig)
+        self.namespace = PageNamespace(self.cluster, name, slug, kubeconfig)
         return {
-            "KUBECONFIG": str(kubeconfig) if self.cluster.kubeconfig else os.devnull,
+            "KUBECONFIG": str(kubeconfig),
             "KUBECACHEDIR": str(tmp / "kubecache"),
             "K8SNOTES_NAMESPACE": name,
         }
@@ -137,3 +139,23 @@ class NamespaceTarget(Target):
 
     def close(self) -> str | None:
         return self.namespace.delete() if self.namespace is not None else None
+
+
+class ShellTarget(Target):
+    """No cluster: the page's shell blocks run with an empty kubeconfig and nothing to talk to.
+
+    Args:
+        backend: The name the project's ``k8s_cluster`` fixture gave, for the report.
+    """
+
+    def __init__(self, backend: str) -> None:
+        self.backend = backend
+
+    def real_pods(self, capabilities: set[str]) -> bool:
+        return False
+
+    def home(self, tmp: Path) -> Path:
+        return tmp / "home"
+
+    def env(self, tmp: Path, slug: str) -> dict[str, str]:
+        return {"KUBECONFIG": os.devnull, "KUBECACHEDIR": str(tmp / "kubecache")}

@@ -18,7 +18,7 @@ The real output is never rewritten: a placeholder in the expected line matches
 every value of its kind (:attr:`Placeholder.pattern`), and nothing else.
 
 ```python
-from k8snotes.runner.output import output_matches
+from k8snotes.check.output import output_matches
 
 page = '''
 NAME                   READY   STATUS    RESTARTS   AGE
@@ -74,7 +74,7 @@ class Placeholder:
         """True when ``value``, all of it, is a value of this kind.
 
         ```python
-        from k8snotes.runner.output import PLACEHOLDERS
+        from k8snotes.check.output import PLACEHOLDERS
 
         assert PLACEHOLDERS["CPU"].matches("250m")
         assert not PLACEHOLDERS["AGE"].matches("250m")
@@ -254,7 +254,7 @@ def normalize(line: str) -> str:
     wrote stay; everything else must match the real line exactly.
 
     ```python
-    from k8snotes.runner.output import normalize
+    from k8snotes.check.output import normalize
 
     line = "web-6cb5c88748-dr7qz   1/1   Running   0   12s   10.244.1.3"
     assert normalize(line) == "web-<HASH>-<SUFFIX> 1/1 Running 0 <AGE> <IP>"
@@ -269,7 +269,7 @@ def line_pattern(expected: str) -> re.Pattern[str]:
     """The pattern a real line (spaces collapsed) must match in full for ``expected``.
 
     ```python
-    from k8snotes.runner.output import line_pattern
+    from k8snotes.check.output import line_pattern
 
     pattern = line_pattern("sample-app   1.0.0   <ID>   <SIZE>")
     assert pattern.fullmatch("sample-app 1.0.0 a0c6909bcb536 126MB")
@@ -308,7 +308,7 @@ def without_logs(actual: str) -> str:
     """``actual`` without klog lines.
 
     ```python
-    from k8snotes.runner.output import without_logs
+    from k8snotes.check.output import without_logs
 
     noisy = 'I1127 14:07:59.730071   27085 reflector.go:664] "Warning: watch ended"\npod/x condition met'
     assert without_logs(noisy) == "pod/x condition met"
@@ -325,7 +325,7 @@ def output_matches(expected: str, actual: str) -> bool:
     Blank lines at either end are ignored; ``...`` lines match any lines.
 
     ```python
-    from k8snotes.runner.output import output_matches
+    from k8snotes.check.output import output_matches
 
     assert output_matches("first\\n...\\nlast", "first\\nx\\ny\\nlast")
     assert output_matches("hello   <NUM>", "hello 42")
@@ -347,7 +347,7 @@ def output_diff(expected: str, actual: str, first_line: int) -> str:
     it reads it, so that a figure it left alone (``10m``, ``250m``) shows.
 
     ```python
-    from k8snotes.runner.output import output_diff
+    from k8snotes.check.output import output_diff
 
     report = output_diff("web   3   5s", "web 2 7s", first_line=12)
     assert "page line 12: web   3   5s" in report

@@ -9,9 +9,9 @@ is the shared vocabulary of :mod:`k8snotes.outcomes`, re-exported here.
 
 from __future__ import annotations
 
+from k8snotes.check.output import output_diff
 from k8snotes.markdown.blocks import Block
 from k8snotes.outcomes import BlockFailure, BlockSkipped, Result, missing_files
-from k8snotes.runner.output import output_diff
 
 __all__ = ["BlockFailure", "BlockSkipped", "Result", "failure_report", "missing_files"]
 

@@ -11,14 +11,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from k8snotes.runner.output import ANY_LINES, line_pattern
+from k8snotes.check.output import ANY_LINES, line_pattern
 
 
 def updated_output(expected: str, actual: str) -> str:
     """What the page should show: ``actual``, with the page's own line wherever it matched.
 
     ```python
-    from k8snotes.runner.update import updated_output
+    from k8snotes.check.update import updated_output
 
     page = "NAME   READY   AGE\\nweb    1/1     <AGE>"
     real = "NAME   READY   AGE\\nweb    0/1     12s\\ndb     1/1     3s"
