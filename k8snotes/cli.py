@@ -303,7 +303,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
     """The pages the latest ledger does not vouch for: not verified, changed since, failing."""
     from k8snotes import ledger as ledgers
 
-    path = Path(args.ledger) if args.ledger else ledgers.latest_path()
+    docs = _docs_folder(args.docs)
+    path = Path(args.ledger) if args.ledger else ledgers.latest_path(docs)
     if path.exists():
         try:
             record = ledgers.Ledger.read(path)
@@ -315,7 +316,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     else:
         record = ledgers.Ledger()
         print(f"ledger: {path} does not exist: no page is verified")
-    statuses = ledgers.page_statuses(record, ledgers.current_pages(_docs_folder(args.docs)))
+    statuses = ledgers.page_statuses(record, ledgers.current_pages(docs))
     order = {"failing": 0, "changed since": 1, "not verified": 2, "verified": 3}
     shown = [s for s in statuses if args.all or s.status != "verified"]
     for status in sorted(shown, key=lambda s: (order[s.status], s.page)):
@@ -398,7 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "status", help="pages the latest ledger does not vouch for: not verified, changed, failing"
     )
-    p.add_argument("--ledger", default=None, help="default: <cache>/ledger/latest.json")
+    p.add_argument(
+        "--ledger", default=None, help="default: the docs folder's <cache>/ledger/.../latest.json"
+    )
     p.add_argument("--docs", default=None, help="the pages' folder (default: docs)")
     p.add_argument("--all", action="store_true", help="list the verified pages too")
     p.add_argument("--check", action="store_true", help="exit 1 unless every page is verified")

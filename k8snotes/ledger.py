@@ -81,12 +81,19 @@ VERSION_TIMEOUT = 20.0
 """Seconds any one version query (a binary, the API server) may take."""
 
 LEDGER_DIR = "ledger"
-"""The cache's folder of ledgers: ``latest.json`` and one file per run."""
+"""The cache's folder of ledgers: a ``latest.json`` per docs folder."""
 
 
-def latest_path() -> Path:
-    """Where a run's ledger is kept for ``k8snotes status``: ``<cache>/ledger/latest.json``."""
-    return paths.cache_dir() / LEDGER_DIR / "latest.json"
+def latest_path(docs: Path) -> Path:
+    """Where runs of the pages under ``docs`` keep their ledger for ``k8snotes status``.
+
+    ``<cache>/ledger/<project>-<hash of the docs folder's path>/latest.json``: one
+    per docs folder, so that two projects (or a test's throw-away one) sharing a
+    cache never write into each other's record.
+    """
+    folder = docs.resolve()
+    key = hashlib.sha256(str(folder).encode()).hexdigest()[:10]
+    return paths.cache_dir() / LEDGER_DIR / f"{folder.parent.name or 'root'}-{key}" / "latest.json"
 
 
 # -- hashes ------------------------------------------------------------------------
@@ -767,12 +774,12 @@ class Ledger:
         )
         return Ledger.merge([kept, newer])
 
-    def write_latest(self, path: Path | None = None) -> Path:
-        """Lay this run over ``<cache>/ledger/latest.json`` (:meth:`overlay`) and write it.
+    def write_latest(self, target: Path) -> Path:
+        """Lay this run over the latest ledger at ``target`` (:meth:`overlay`) and write it.
 
-        An unreadable previous file is replaced. Returns the path written.
+        ``target`` is usually :func:`latest_path` of the docs folder. An unreadable
+        previous file is replaced. Returns the path written.
         """
-        target = path or latest_path()
         try:
             previous = Ledger.read(target) if target.exists() else Ledger()
         except (LedgerError, OSError):

@@ -629,13 +629,14 @@ def test_status_lists_the_pages_the_latest_ledger_does_not_vouch_for(
 
     ledger = shard(1, 1, pages["setup.md"], pages["tasks/b.md"])
     record(ledger, pages["a.md"], "failed")
-    ledger.write_latest()
-    assert L.latest_path() == own_cache / "ledger" / "latest.json"
+    latest = ledger.write_latest(L.latest_path(docs))
+    assert latest.parent.parent == own_cache / "ledger" and latest.name == "latest.json"
+    assert L.latest_path(docs.parent / "other" / "docs") != latest  # another project's
     (docs / "setup.md").write_text(SETUP + "\nEdited.\n")
     (docs / "new.md").write_text("# New\n\n```bash\necho new\n```\n")
     assert main(["status", "--docs", str(docs)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith(f"ledger: {own_cache / 'ledger' / 'latest.json'} (1 runs")
+    assert lines[0].startswith(f"ledger: {latest} (1 runs")
     assert [line.split()[:3] for line in lines[1:-1]] == [
         ["failing", "a.md", "blocks"],
         ["changed", "since", "setup.md"],

@@ -130,7 +130,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         metavar="PATH",
         help="write this run's results ledger (every block's outcome, the versions it ran on) "
-        "to PATH too; it always goes to the cache's ledger/latest.json (k8snotes status)",
+        "to PATH too; it always goes to the docs folder's latest ledger in the cache (k8snotes status)",
     )
     group.addoption(
         "--k8snotes-docs",

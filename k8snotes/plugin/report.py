@@ -140,7 +140,11 @@ def _finish_run(session: pytest.Session, state: _RunState) -> None:
         state.ledger.update_run(docker=docker_version())  # the engine runs until the release
         if path := config.getoption("--k8snotes-ledger"):
             state.ledger.write(path)
-        state.ledger.write_latest()
+        from k8snotes.ledger import latest_path
+        from k8snotes.plugin.options import docs_folders
+
+        for docs in docs_folders(config)[:1]:
+            state.ledger.write_latest(latest_path(docs))
     if config.getoption("--k8snotes-keep"):
         return
     problems = state.bringup.close()
