@@ -133,3 +133,31 @@ def test_a_pull_request_runs_only_what_changed_since_the_main_ledger(
         ["*pages not run, verified as they are by --k8snotes-verified-by: 7*",
          "  a.md: verified at commit *"]
     )  # fmt: skip
+
+
+def test_the_ledgers_of_three_shards_merge_with_a_set_up_page_run_in_each(
+    project: pytest.Pytester, tmp_path: Path
+) -> None:
+    """A set-up page runs in each shard that needs it: once as its own, elsewhere as a copy."""
+    from k8snotes.cli import main as cli
+
+    ledgers = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("K8SNOTES_CACHE", str(tmp_path / "cache"))
+        for k in (1, 2, 3):
+            ledgers.append(tmp_path / f"ledger-{k}.json")
+            ran = project.runpytest_subprocess(
+                "-p",
+                "no:cacheprovider",
+                f"--k8snotes-shard={k}/3",
+                f"--k8snotes-ledger={ledgers[-1]}",
+            )
+            assert ran.ret == 0
+    merged = tmp_path / "merged.json"
+    assert cli(["ledger", "merge", *map(str, ledgers), "--docs", str(project.path / "docs"),
+                "-o", str(merged)]) == 0  # fmt: skip
+    setup_runs = sorted(
+        (p["run"], p["copy"]) for p in json.loads(merged.read_text())["pages"]
+        if p["page"] == "setup.md"
+    )  # fmt: skip
+    assert len(setup_runs) >= 2 and [c for _, c in setup_runs].count(None) == 1

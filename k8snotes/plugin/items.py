@@ -47,6 +47,13 @@ class MarkdownPage(pytest.File):
     """The reader's machine this page runs on (reader mode)."""
     copy_of: MarkdownPage | None = None
     """The page this one repeats on another machine (a set-up page several machines need)."""
+    shard_copy: int | None = None
+    """This shard's number when the page is a set-up page whose own run is an earlier shard's."""
+
+    @property
+    def copy(self) -> int | None:
+        """Which copy of the page this run is, for the ledger (``None``: the page's own run)."""
+        return self.machine if self.copy_of is not None else self.shard_copy
 
     def copy_for(self, machine: int) -> MarkdownPage:
         """The same page, its blocks named ``NAME[machine-K]``, to run on reader's machine ``machine``."""
@@ -294,7 +301,7 @@ class BlockItem(pytest.Item):
             self.block,
             self.output_block,
             page_hash=page.page_hash,
-            copy=page.machine if page.copy_of is not None else None,
+            copy=page.copy,
         )
         self._request = TopRequest(self, _ispytest=True)  # type: ignore[arg-type]
         self._request._fillfixtures()

@@ -80,6 +80,10 @@ def _deselect(config: pytest.Config, items: list[pytest.Item], dropped: list[pyt
 def _keep_shard(config: pytest.Config, items: list[pytest.Item], needs: Any, shard: str) -> None:
     """Keep shard ``K/N``'s pages (a set-up page in every shard that needs it); other tests in 1/N.
 
+    A set-up page's run in any shard but the first of its shards is recorded in
+    the ledger as a copy (copy K), so that the shards' merged ledger holds each
+    page's own run once.
+
     The split is :meth:`k8snotes.needs.Needs.spread` over the durations file
     of the project (``k8snotes_durations``), the same in every job whatever
     its cache holds.
@@ -102,6 +106,10 @@ def _keep_shard(config: pytest.Config, items: list[pytest.Item], needs: Any, sha
             or (not isinstance(i, BlockItem) and index != 1)
         ],
     )
+    for item in items:  # a set-up page's own run is in its first shard; later ones run copies
+        page = item.parent
+        if isinstance(page, MarkdownPage) and index != min(plan[_docs_name(page)]):
+            page.shard_copy = index
 
 
 def _keep_changed(
