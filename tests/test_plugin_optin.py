@@ -75,3 +75,32 @@ def test_page_errors_are_collection_errors_with_file_and_line(
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--k8snotes", "docs")
     result.stdout.fnmatch_lines([message])
     assert result.ret != 0
+
+
+def test_a_run_asked_for_k8snotes_that_is_not_enabled_stops(
+    pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A ledger path outside the project, given as a separate word, moves pytest's rootdir.
+
+    pytest picks its rootdir from the arguments before plugins add their options, so
+    ``--k8snotes-verified-by /elsewhere/ledger.json`` made ``/elsewhere``'s parent the
+    rootdir: no ini, k8snotes not enabled, and a run that looked like a pull request's
+    ran no page (it happened here). Such a run now stops and says why.
+    """
+    pytester.makeini("[pytest]\nk8snotes = true\n")
+    (pytester.path / "docs").mkdir()
+    (pytester.path / "docs" / "page.md").write_text("# P\n\n```bash\necho hi\n```\n")
+    ledger = tmp_path_factory.mktemp("elsewhere") / "ledger.json"
+    ledger.write_text("{}")  # an earlier run's file, to be written over
+    moved = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--k8snotes-ledger", str(ledger)
+    )
+    assert moved.ret == pytest.ExitCode.USAGE_ERROR
+    moved.stderr.fnmatch_lines(
+        ["*--k8snotes-ledger given, but k8snotes is not enabled for rootdir*"]
+    )
+    kept = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--collect-only", "-q", f"--k8snotes-ledger={ledger}"
+    )
+    assert kept.ret == pytest.ExitCode.OK, kept.stdout.str()
+    kept.stdout.fnmatch_lines(["docs/page.md::line-3-bash"])

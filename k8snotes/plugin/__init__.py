@@ -39,9 +39,27 @@ from k8snotes.plugin.report import (
 )
 from k8snotes.plugin.run import _STATE, _add_needed_pages, _RunState
 
+_RUN_OPTIONS = (
+    "--k8snotes-shard",
+    "--k8snotes-ledger",
+    "--k8snotes-verified-by",
+    "--k8snotes-backend",
+    "--k8snotes-mode",
+)
+"""Options that only mean something to an enabled run: given to a disabled one, they are an error."""
+
 
 def pytest_configure(config: pytest.Config) -> None:
     if not enabled(config):
+        asked = [o for o in _RUN_OPTIONS if config.getoption(o)]
+        if asked:  # fail closed: a run that was asked for k8snotes runs it or stops
+            raise pytest.UsageError(
+                f"{', '.join(asked)} given, but k8snotes is not enabled for rootdir "
+                f"{config.rootpath} (no 'k8snotes = true' in {config.inipath or 'any ini file'}). "
+                "pytest picks its rootdir before plugins add their options, so a path given as "
+                "'--k8snotes-OPTION PATH' outside the project can move it: write "
+                "'--k8snotes-OPTION=PATH', or pass --rootdir"
+            )
         return  # opt-in: collect nothing, read no file
     if not hasattr(config, "workerinput"):
         os.environ.setdefault(RUN_ID_ENV, uuid.uuid4().hex[:8])
