@@ -167,14 +167,20 @@ def cni_script(tmp_path: Path) -> tuple[Path, Path]:
     return script, nodes
 
 
-def test_cni_conflist_for_this_node(cni_script: tuple[Path, Path]) -> None:
-    script, nodes = cni_script
-    out = subprocess.run(
-        [str(script), "conflist", str(nodes), "172.18.0.2"],
+def _cni(script: Path, command: str, nodes: Path, host_ip: str) -> str:
+    """What the CNI script prints for ``command`` (it must succeed)."""
+    return subprocess.run(
+        [str(script), command, str(nodes), host_ip],
         capture_output=True,
         text=True,
         check=True,
+        timeout=30,
     ).stdout
+
+
+def test_cni_conflist_for_this_node(cni_script: tuple[Path, Path]) -> None:
+    script, nodes = cni_script
+    out = _cni(script, "conflist", nodes, "172.18.0.2")
     conf = json.loads(out)
     ptp, portmap = conf["plugins"]
     assert ptp["type"] == "ptp" and ptp["ipMasq"] is False, "kindnetd's: Pods keep their address"
@@ -193,23 +199,13 @@ def test_cni_conflist_fails_until_the_node_has_a_pod_cidr(cni_script: tuple[Path
 
 def test_cni_routes_to_other_nodes(cni_script: tuple[Path, Path]) -> None:
     script, nodes = cni_script
-    out = subprocess.run(
-        [str(script), "routes", str(nodes), "172.18.0.3"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = _cni(script, "routes", nodes, "172.18.0.3")
     assert out.splitlines() == ["10.244.1.0/24 172.18.0.2"]
 
 
 def test_cni_node_name_by_internal_ip(cni_script: tuple[Path, Path]) -> None:
     script, nodes = cni_script
-    out = subprocess.run(
-        [str(script), "node-name", str(nodes), "172.18.0.2"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = _cni(script, "node-name", nodes, "172.18.0.2")
     assert out == "k-worker\n"
 
 

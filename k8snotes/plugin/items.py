@@ -139,21 +139,17 @@ class MarkdownPage(pytest.File):
             target = ReaderTarget(bringup.reader(self.machine).home)
         else:
             cluster = cluster or bringup.suite_cluster()
-            if not cluster.kubeconfig:  # a project's fixture gave no cluster: shell blocks only
-                return PageSession(
-                    rel,
-                    state.root,
-                    ShellTarget(cluster.backend),
-                    set(),
-                    {},
-                    page_prelude(),
-                    update_outputs=update,
-                )
-            bringup.use_cluster(cluster)
-            target = NamespaceTarget(cluster)
+            if cluster.kubeconfig:
+                bringup.use_cluster(cluster)
+                target = NamespaceTarget(cluster)
+            else:  # a project's fixture gave no cluster: shell blocks only
+                target = ShellTarget(cluster.backend)
+        shell_only = isinstance(target, ShellTarget)
         return PageSession(
-            rel, state.root, target, bringup.capabilities, bringup.env, page_prelude(),
-            update_outputs=update,
+            rel, state.root, target,
+            set() if shell_only else bringup.capabilities,
+            {} if shell_only else bringup.env,
+            page_prelude(), update_outputs=update,
         )  # fmt: skip
 
     def _send_versions(self, env: dict[str, str]) -> None:
