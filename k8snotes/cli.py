@@ -231,6 +231,7 @@ def _docs_folder(value: str | None) -> Path:
 def _cmd_ledger(args: argparse.Namespace) -> int:
     """``ledger merge``: combine shards' ledgers, check the cover; ``ledger durations``."""
     from k8snotes import ledger as ledgers
+    from k8snotes.needs import OTHER_TESTS
 
     if args.action == "durations":
         try:
@@ -239,18 +240,27 @@ def _cmd_ledger(args: argparse.Namespace) -> int:
             print(f"ledger durations: {exc}", file=sys.stderr)
             return 1
         durations = ledgers.page_durations(source)
+        tests = ledgers.durations_of_tests(source)
         out = Path(args.output)
-        if out.is_file():  # entries that are not pages ("(other tests)") are not the ledger's
+        if out.is_file():  # entries the ledger has no record of are kept as they were
             try:
                 previous = json.loads(out.read_text())
             except ValueError:
                 previous = {}
             kept = {k: v for k, v in previous.items() if not str(k).endswith(".md")}
-            durations = dict(sorted({**kept, **durations}.items()))
+            if tests:
+                kept = {k: v for k, v in kept.items() if k != OTHER_TESTS}
+            durations = {**kept, **durations, **tests}
+        else:
+            durations = {**durations, **tests}
+        durations = dict(sorted(durations.items()))
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(durations, indent=1, sort_keys=True) + "\n")
         pages = {k: v for k, v in durations.items() if k.endswith(".md")}
-        print(f"wrote {out}: {len(pages)} pages, {sum(pages.values()):.1f} s recorded")
+        print(
+            f"wrote {out}: {len(pages)} pages, {sum(pages.values()):.1f} s recorded"
+            + (f"; {len(tests)} test files, {sum(tests.values()):.1f} s" if tests else "")
+        )
         return 0
     read: list[ledgers.Ledger] = []
     for name in args.ledgers:

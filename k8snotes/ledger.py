@@ -19,14 +19,19 @@ The file format (``"version": 1``)::
                 "hash": "<sha256>", "seconds": 41.2, "leak_check": "passed"}],
      "blocks": [{"run": 0, "page": "tasks/run-a-pod-and-a-service.md", "copy": null,
                  "line": 33, "hash": "<sha256>", "outcome": "passed", "reason": "",
-                 "seconds": 3.1}]}
+                 "seconds": 3.1}],
+     "tests": [{"run": 0, "file": "tests/test_ledger.py", "seconds": 2.4,
+                "passed": 31, "failed": 0, "skipped": 0}]}
 
 ``run`` indexes ``runs`` (a merged ledger holds each shard's run); ``copy`` is
 ``null`` for a page's own run and ``K`` for its K-th copy (a set-up page run again
 on another shard or reader's machine, as the run's page record declares). The
 page hash is :func:`page_hash`: :func:`k8snotes.changes.fingerprint` without the
 runner's digest (recorded once per run as ``runner``), so a change to the runner
-does not make every page "changed since it was last verified".
+does not make every page "changed since it was last verified". ``tests`` holds the
+run's other tests (not pages), a record per test file: what shards balance them
+with, and what the merge checks ran once, with no failure (a file older ledgers
+lack is read as ``[]``).
 
 ```python
 from k8snotes.ledger import Ledger, RunInfo
@@ -385,6 +390,29 @@ class BlockRecord:
     run: int = 0
 
 
+@dataclass
+class TestFileRecord:
+    """The tests of one test file (not a page) in one run: seconds and outcomes.
+
+    Attributes:
+        file: The file's path relative to the run's rootdir (``tests/test_ledger.py``).
+        seconds: Its tests' set-up, call and teardown time, summed.
+        passed: Tests that passed.
+        failed: Tests that failed (an error in set-up or teardown counts).
+        skipped: Tests skipped (and expected failures).
+        run: Index of its run in :attr:`Ledger.runs`.
+    """
+
+    __test__ = False  # a record, not a pytest test class
+
+    file: str
+    seconds: float = 0.0
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    run: int = 0
+
+
 class LedgerError(ValueError):
     """A file that is not a ledger this version reads."""
 
@@ -455,6 +483,7 @@ class Ledger:
     runs: list[RunInfo] = field(default_factory=list)
     pages: list[PageRecord] = field(default_factory=list)
     blocks: list[BlockRecord] = field(default_factory=list)
+    tests: list[TestFileRecord] = field(default_factory=list)
 
     # -- writing a run's ledger ----------------------------------------------------
 
@@ -611,6 +640,7 @@ class Ledger:
         props = dict(getattr(report, "user_properties", []) or [])
         page = props.get("page")
         if not page or PROP_LINE not in props:
+            self._record_test(report)
             return
         page = str(page)
         copy = _as_copy(props.get(PROP_COPY, props.get("machine")))
@@ -666,6 +696,24 @@ class Ledger:
                 copy,
             )
 
+    def _record_test(self, report: Any) -> None:
+        """A report of a test that is not a page's block: its file's record adds it up."""
+        file = str(getattr(report, "nodeid", "")).split("::", 1)[0]
+        if not file or file.endswith(".md"):
+            return
+        record = next((t for t in self.tests if (t.run, t.file) == (0, file)), None)
+        if record is None:
+            record = TestFileRecord(file)
+            self.tests.append(record)
+        record.seconds = round(record.seconds + float(report.duration or 0.0), 3)
+        if report.outcome == "failed":
+            record.failed += 1
+        elif report.when == "call" or (report.when == "setup" and report.outcome == "skipped"):
+            if report.outcome == "passed":
+                record.passed += 1
+            else:
+                record.skipped += 1
+
     # -- the file ------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
@@ -676,6 +724,7 @@ class Ledger:
             "runs": [dataclasses.asdict(r) for r in self.runs],
             "pages": [{k: getattr(p, k) for k in _PAGE_KEYS} for p in self.pages],
             "blocks": [{k: getattr(b, k) for k in _BLOCK_KEYS} for b in self.blocks],
+            "tests": [dataclasses.asdict(t) for t in self.tests],
         }
 
     @classmethod
@@ -694,19 +743,21 @@ class Ledger:
             runs = [RunInfo(**r) for r in data.get("runs", [])]
             pages = [PageRecord(**_record(p, _PAGE_KEYS)) for p in data.get("pages", [])]
             blocks = [BlockRecord(**_record(b, _BLOCK_KEYS)) for b in data.get("blocks", [])]
+            tests = [TestFileRecord(**_record(t, _TEST_KEYS)) for t in data.get("tests", [])]
         except (KeyError, TypeError, ValueError) as exc:
             raise LedgerError(f"malformed ledger record: {type(exc).__name__}: {exc}") from None
-        records: list[PageRecord | BlockRecord] = [*pages, *blocks]
+        records: list[PageRecord | BlockRecord | TestFileRecord] = [*pages, *blocks, *tests]
         for record in records:
             if not 0 <= record.run < len(runs):
-                raise LedgerError(f"{record.page}: run {record.run} is not in the ledger's runs")
+                name = record.file if isinstance(record, TestFileRecord) else record.page
+                raise LedgerError(f"{name}: run {record.run} is not in the ledger's runs")
         for block in blocks:
             if block.outcome not in get_args(Outcome):
                 raise LedgerError(f"{block.page}:{block.line}: unknown outcome {block.outcome!r}")
         for page in pages:
             if page.leak_check not in get_args(LeakCheck):
                 raise LedgerError(f"{page.page}: unknown leak check result {page.leak_check!r}")
-        return cls(runs, pages, blocks)
+        return cls(runs, pages, blocks, tests)
 
     def write(self, path: Path | str) -> Path:
         """Write the ledger to ``path`` atomically (a temporary file in its folder, then a rename)."""
@@ -751,6 +802,7 @@ class Ledger:
             merged.runs += ledger.runs
             merged.pages += [dataclasses.replace(p, run=p.run + offset) for p in ledger.pages]
             merged.blocks += [dataclasses.replace(b, run=b.run + offset) for b in ledger.blocks]
+            merged.tests += [dataclasses.replace(t, run=t.run + offset) for t in ledger.tests]
         return merged
 
     def overlay(self, newer: Ledger) -> Ledger:
@@ -760,17 +812,22 @@ class Ledger:
         when runs of a few pages come one after another.
         """
         replaced = {p.page for p in newer.pages} | {b.page for b in newer.blocks}
+        files = {t.file for t in newer.tests}
         kept = Ledger(
             self.runs,
             [p for p in self.pages if p.page not in replaced],
             [b for b in self.blocks if b.page not in replaced],
+            [t for t in self.tests if t.file not in files],
         )
-        used = sorted({p.run for p in kept.pages} | {b.run for b in kept.blocks})
+        used = sorted(
+            {p.run for p in kept.pages} | {b.run for b in kept.blocks} | {t.run for t in kept.tests}
+        )
         renumber = {old: new for new, old in enumerate(used)}
         kept = Ledger(
             [self.runs[i] for i in used],
             [dataclasses.replace(p, run=renumber[p.run]) for p in kept.pages],
             [dataclasses.replace(b, run=renumber[b.run]) for b in kept.blocks],
+            [dataclasses.replace(t, run=renumber[t.run]) for t in kept.tests],
         )
         return Ledger.merge([kept, newer])
 
@@ -822,7 +879,17 @@ class Ledger:
 
 _PAGE_KEYS = ("run", "page", "copy", "hash", "seconds", "leak_check")
 _BLOCK_KEYS = ("run", "page", "copy", "line", "hash", "outcome", "reason", "seconds")
-_TYPES: dict[str, type] = {"run": int, "line": int, "seconds": float, "hash": str, "reason": str}
+_TEST_KEYS = ("run", "file", "seconds", "passed", "failed", "skipped")
+_TYPES: dict[str, type] = {
+    "run": int,
+    "line": int,
+    "seconds": float,
+    "hash": str,
+    "reason": str,
+    "passed": int,
+    "failed": int,
+    "skipped": int,
+}
 
 
 def _record(data: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
@@ -1028,6 +1095,22 @@ def _shard_problems(ledger: Ledger) -> list[str]:
     return problems
 
 
+def _test_problems(ledger: Ledger) -> list[str]:
+    problems: list[str] = []
+    by_file: dict[str, list[TestFileRecord]] = {}
+    for t in ledger.tests:
+        by_file.setdefault(t.file, []).append(t)
+    for file, records in sorted(by_file.items()):
+        sharded = [t for t in records if ledger.runs[t.run].shard]
+        if len(sharded) > 1:
+            where = " and ".join(_where(ledger, t.run, None) for t in sharded)
+            problems.append(f"{file}: ran in {where}: a test file runs in one shard")
+        for t in records:
+            if t.failed:
+                problems.append(f"{file}: {t.failed} failed in {_where(ledger, t.run, None)}")
+    return problems
+
+
 def check_cover(ledger: Ledger, pages: Mapping[str, CurrentPage]) -> list[str]:
     """Why ``ledger`` does not vouch for ``pages``, one line per problem (``[]``: it does).
 
@@ -1036,9 +1119,10 @@ def check_cover(ledger: Ledger, pages: Mapping[str, CurrentPage]) -> list[str]:
     declares (a page record with ``copy`` K: a set-up page run on another shard),
     and at least once; no block failed, no leak check failed; every record is of a
     page and block as they are now (same hashes); the shards' ledgers are each
-    there once.
+    there once; each test file that is not a page ran in one shard only, with no
+    failure.
     """
-    problems = _shard_problems(ledger)
+    problems = _shard_problems(ledger) + _test_problems(ledger)
     declared = {(p.run, p.page, p.copy) for p in ledger.pages}
     by_page: dict[str, list[BlockRecord]] = {}
     for b in ledger.blocks:
@@ -1128,6 +1212,14 @@ def page_durations(ledger: Ledger) -> dict[str, float]:
         if b.page not in runs:
             out[b.page] = round(out.get(b.page, 0.0) + b.seconds, 3)
     return {page: round(s, 1) for page, s in sorted(out.items())}
+
+
+def durations_of_tests(ledger: Ledger) -> dict[str, float]:
+    """Test file (not a page) -> seconds, the mean over its runs, sorted by file."""
+    runs: dict[str, list[float]] = {}
+    for t in ledger.tests:
+        runs.setdefault(t.file, []).append(t.seconds)
+    return {file: round(sum(s) / len(s), 1) for file, s in sorted(runs.items())}
 
 
 Status = Literal["verified", "not verified", "changed since", "failing"]

@@ -203,11 +203,15 @@ def shard_index(shard: str) -> tuple[int, int]:
 
 
 OTHER_TESTS = "(other tests)"
-"""The durations file's entry for the tests that are not pages (they run on shard 1)."""
+"""An older durations file's one entry for all the tests that are not pages (now ignored).
+
+``k8snotes ledger durations`` replaces it with an entry per test file, from a
+ledger's ``tests`` records: shards spread test files as they spread pages.
+"""
 
 
 def read_durations(path: Path | None) -> dict[str, float]:
-    """Recorded seconds per page (and :data:`OTHER_TESTS`), from a durations file; ``{}`` if none."""
+    """Recorded seconds per page and per test file, from a durations file; ``{}`` if none."""
     if path is None or not path.is_file():
         return {}
     data = json.loads(path.read_text())

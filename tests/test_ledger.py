@@ -214,9 +214,12 @@ def test_record_block_of_turns_a_skip_by_design_and_an_output_block_into_shown()
     ]
 
 
-def report(when: str, outcome: str, props: dict, duration: float = 1.0, text: str = ""):
+def report(
+    when: str, outcome: str, props: dict, duration: float = 1.0, text: str = "", nodeid: str = ""
+):
     """What the plugin's controller gets: a pytest report's fields the ledger reads."""
     return SimpleNamespace(
+        nodeid=nodeid,
         when=when,
         outcome=outcome,
         duration=duration,
@@ -254,6 +257,39 @@ def test_record_report_reads_a_blocks_reports_phase_by_phase() -> None:
         L.PageRecord("a.md", "", 1.0, "failed", copy=2),
     ]
     assert ledger.run.kubernetes == "v1.37.2"
+
+
+def test_the_other_tests_are_recorded_per_file() -> None:
+    ledger = Ledger.start(RunInfo(date=DATE))
+    for name, outcomes in {
+        "tests/test_a.py::test_one": ("passed", "passed", "passed"),
+        "tests/test_a.py::test_two[x]": ("passed", "failed", "passed"),
+        "tests/test_a.py::test_three": ("failed", None, "passed"),  # an error in set-up
+        "tests/test_b.py::TestC::test_four": ("skipped", None, "passed"),
+        "tests/test_b.py::test_five": ("passed", "passed", "failed"),  # an error in teardown
+    }.items():
+        for when, outcome in zip(("setup", "call", "teardown"), outcomes, strict=True):
+            if outcome:
+                ledger.record_report(report(when, outcome, {}, 0.5, nodeid=name))
+    ledger.record_report(report("call", "passed", {}, 9.0, nodeid="docs/a.md::line 3"))
+    assert ledger.tests == [
+        L.TestFileRecord("tests/test_a.py", 4.0, passed=1, failed=2),
+        L.TestFileRecord("tests/test_b.py", 2.5, passed=1, failed=1, skipped=1),
+    ]
+    assert Ledger.from_dict(json.loads(json.dumps(ledger.to_dict()))) == ledger
+    assert L.durations_of_tests(ledger) == {"tests/test_a.py": 4.0, "tests/test_b.py": 2.5}
+
+
+def test_a_test_file_in_two_shards_or_failing_fails_the_merge(pages) -> None:
+    one, two = shard(1, 2, pages["setup.md"], pages["a.md"]), shard(2, 2, pages["tasks/b.md"])
+    one.tests.append(L.TestFileRecord("tests/test_a.py", 3.0, passed=2))
+    two.tests.append(L.TestFileRecord("tests/test_b.py", 3.0, passed=2))
+    assert L.check_cover(Ledger.merge([one, two]), pages) == []
+    two.tests.append(L.TestFileRecord("tests/test_a.py", 3.0, passed=1, failed=1))
+    assert L.check_cover(Ledger.merge([one, two]), pages) == [
+        "tests/test_a.py: ran in shard 1/2 and shard 2/2: a test file runs in one shard",
+        "tests/test_a.py: 1 failed in shard 2/2",
+    ]
 
 
 def test_a_page_view_takes_its_runs_together(pages) -> None:
@@ -617,6 +653,15 @@ def test_ledger_durations_writes_the_sorted_durations_file(
     out.write_text('{"(other tests)": 120.0, "gone.md": 3.0, "a.md": 1.0}')
     assert main(["ledger", "durations", str(source), "-o", str(out)]) == 0
     assert json.loads(out.read_text()) == {"(other tests)": 120.0, "a.md": 10.0, "tasks/b.md": 10.0}
+    # A ledger with the other tests' files: an entry per file replaces the one for all.
+    with_tests = Ledger.read(source)
+    with_tests.tests.append(L.TestFileRecord("tests/test_a.py", 7.25, passed=3))
+    with_tests.write(source)
+    assert main(["ledger", "durations", str(source), "-o", str(out)]) == 0
+    assert json.loads(out.read_text()) == {
+        "a.md": 10.0, "tasks/b.md": 10.0, "tests/test_a.py": 7.2
+    }  # fmt: skip
+    assert "1 test files, 7.2 s" in capsys.readouterr().out
 
 
 def test_status_lists_the_pages_the_latest_ledger_does_not_vouch_for(

@@ -35,7 +35,9 @@ PAGES = {
     "lone.md": [],
 }
 SECONDS = {"setup.md": 10, "a.md": 60, "b.md": 50, "c.md": 40, "d.md": 30, "t1.md": 30,
-           "t2.md": 40, "lone.md": 10, "(other tests)": 30}  # fmt: skip
+           "t2.md": 40, "lone.md": 10, "test_unit.py": 20, "test_more.py": 15,
+           "test_last.py": 5}  # fmt: skip
+TEST_FILES = ("test_unit.py", "test_more.py", "test_last.py")
 
 
 @pytest.fixture
@@ -52,7 +54,10 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
         (docs / name).write_text(
             front + f"# {name}\n\n```bash\necho one\n```\n\n```bash\necho two\n```\n"
         )
-    pytester.makepyfile(test_unit="def test_unit():\n    pass\n")
+    pytester.makepyfile(
+        **{f.removesuffix(".py"): "def test_one():\n    pass\n\n\ndef test_two():\n    pass\n"
+           for f in TEST_FILES}
+    )  # fmt: skip
     return pytester
 
 
@@ -88,17 +93,17 @@ def test_three_jobs_with_different_caches_cover_every_block_once(
         assert ("docs/setup.md" in pages) == bool(pages & needing)
     assert len(setup_copies) == 2 * sum("docs/setup.md" in pages for pages in pages_of)
     assert sum("docs/setup.md" in pages for pages in pages_of) >= 2  # concept pages spread
-    assert ["test_unit.py::test_unit"] == [i for i in jobs[0] if not i.startswith("docs/")]
+    tests = [[i for i in job if not i.startswith("docs/")] for job in jobs]
+    assert sorted(i for job in tests for i in job) == sorted(  # each test file in one job
+        f"{f}::test_{n}" for f in TEST_FILES for n in ("one", "two")
+    )
+    assert sum(bool(job) for job in tests) >= 2  # the other tests spread too
 
 
 def test_the_heaviest_shard_holds_at_most_115_percent_of_an_even_share() -> None:
-    needs = Needs(PAGES)
-    plan = needs.spread(SECONDS, 3, first_load=SECONDS["(other tests)"])
-    loads = [
-        sum(SECONDS[p] for p, where in plan.items() if k in where)
-        + (SECONDS["(other tests)"] if k == 1 else 0)
-        for k in (1, 2, 3)
-    ]
+    needs = Needs({**PAGES, **{f: [] for f in TEST_FILES}})
+    plan = needs.spread(SECONDS, 3)
+    loads = [sum(SECONDS[p] for p, where in plan.items() if k in where) for k in (1, 2, 3)]
     even = (sum(SECONDS.values())) / 3
     assert max(loads) <= 1.15 * even, loads
 
@@ -114,7 +119,7 @@ def test_a_pull_request_runs_only_what_changed_since_the_main_ledger(
         main = tmp_path / "main.json"
         project.runpytest_subprocess(
             "-p", "no:cacheprovider", f"--k8snotes-ledger={main}"
-        ).assert_outcomes(passed=2 * len(PAGES) + 1)
+        ).assert_outcomes(passed=2 * len(PAGES) + 2 * len(TEST_FILES))
         data = json.loads(main.read_text())
         # A real main run records these (kind, in reader mode); the fake cluster cannot.
         for run in data["runs"]:
@@ -128,7 +133,7 @@ def test_a_pull_request_runs_only_what_changed_since_the_main_ledger(
             "-p", "no:cacheprovider", f"--k8snotes-verified-by={main}", "-n", "0"
         )
     # c.md changed; in namespace mode nothing else is needed (reader mode adds its needs).
-    result.assert_outcomes(passed=2 + 1)
+    result.assert_outcomes(passed=2 + 2 * len(TEST_FILES))
     result.stdout.fnmatch_lines(
         ["*pages not run, verified as they are by --k8snotes-verified-by: 7*",
          "  a.md: verified at commit *"]
@@ -161,3 +166,42 @@ def test_the_ledgers_of_three_shards_merge_with_a_set_up_page_run_in_each(
         if p["page"] == "setup.md"
     )  # fmt: skip
     assert len(setup_runs) >= 2 and [c for _, c in setup_runs].count(None) == 1
+
+
+def test_a_pull_requests_shards_split_what_is_left_to_run(
+    project: pytest.Pytester, tmp_path: Path
+) -> None:
+    """Shards split the pages left after --k8snotes-verified-by, and the test files with them.
+
+    Reader mode: c.md changed, so c.md and the set-up page it needs run, once, in one
+    shard (no copy of the set-up page where no page needs it); the test files spread.
+    """
+    from k8snotes import versions
+    from k8snotes.changes import runner_digest
+    from k8snotes.ledger import Ledger, RunInfo, current_pages
+
+    main = Ledger.start(RunInfo(date="2026-12-02T10:11:12+00:00", commit="abc1234",
+                                kubernetes=versions.KUBERNETES, kind=versions.KIND,
+                                runner=runner_digest()))  # fmt: skip
+    for name, page in current_pages(project.path / "docs").items():
+        for block in page.executable:
+            main.record_block(name, block.line, block.hash, "passed", 1.0)
+        main.record_page(name, page_hash=page.hash, seconds=2.0, leak_check="passed")
+    main.write(tmp_path / "main.json")
+    docs = project.path / "docs"
+    (docs / "c.md").write_text((docs / "c.md").read_text() + "\nA new sentence.\n")
+    jobs = []
+    for k in (1, 2, 3):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("K8SNOTES_CACHE", str(tmp_path / "cache"))
+            result = project.runpytest_subprocess(
+                "--collect-only", "-q", "-p", "no:cacheprovider", f"--k8snotes-shard={k}/3",
+                f"--k8snotes-verified-by={tmp_path / 'main.json'}", "-o",
+                "k8snotes_reader_mode=true", "--k8snotes-backend=kind",
+            )  # fmt: skip
+        jobs.append([line for line in result.outlines if "::" in line])
+    pages = [sorted({re.sub(r"::.*", "", i) for i in job if i.startswith("docs/")}) for job in jobs]
+    assert sorted(p for job in pages for p in job) == ["docs/c.md", "docs/setup.md"]
+    assert ["docs/c.md", "docs/setup.md"] in pages
+    tests = sorted(i for job in jobs for i in job if not i.startswith("docs/"))
+    assert tests == sorted(f"{f}::test_{n}" for f in TEST_FILES for n in ("one", "two"))

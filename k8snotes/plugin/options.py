@@ -69,9 +69,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--k8snotes-shard",
         default=None,
         metavar="K/N",
-        help="run shard K of N: pages split by the k8snotes_durations file, a page always "
-        "with the pages it needs (a page several need runs in each shard that needs it); "
-        "the other tests run in shard 1",
+        help="run shard K of N: pages and test files split by the k8snotes_durations file, "
+        "a page always with the pages it needs (a page several need runs in each shard that "
+        "needs it); after --k8snotes-verified-by left out what needs no run",
     )
     group.addoption(
         "--k8snotes-mode",

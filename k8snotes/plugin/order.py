@@ -30,19 +30,19 @@ def pytest_collection_modifyitems(
     for item in items:
         if isinstance(item, BlockItem):
             pages.setdefault(_docs_name(item.parent), item.parent)  # type: ignore[arg-type]
-    if not pages:
-        return
+    needs = Needs({name: page.settings.needs for name, page in pages.items()})
+    if pages and config.getoption("--k8snotes-changed"):
+        _keep_changed(config, items, pages, needs)
+    if pages and (verified_by := config.getoption("--k8snotes-verified-by")):
+        _keep_unverified(config, items, pages, needs, Path(verified_by))
+    pages = _present(pages, items)
     needs = Needs({name: page.settings.needs for name, page in pages.items()})
     if shard := config.getoption("--k8snotes-shard"):
         _keep_shard(config, items, needs, shard)
-    if config.getoption("--k8snotes-changed"):
-        _keep_changed(config, items, pages, needs)
-    if verified_by := config.getoption("--k8snotes-verified-by"):
-        _keep_unverified(config, items, pages, needs, Path(verified_by))
-    pages = {n: p for n, p in pages.items() if any(i.parent is p for i in items)}
+        pages = _present(pages, items)
+        needs = Needs({name: page.settings.needs for name, page in pages.items()})
     if not pages:
         return
-    needs = Needs({name: page.settings.needs for name, page in pages.items()})
     rank: dict[str, float] = {name: i for i, name in enumerate(needs.order())}
     plan = {name: [1] for name in pages}
     if config.stash[_STATE].machines > 1 and not shard:
@@ -77,33 +77,45 @@ def _deselect(config: pytest.Config, items: list[pytest.Item], dropped: list[pyt
         items[:] = [i for i in items if id(i) not in gone]
 
 
+def _present(pages: dict[str, MarkdownPage], items: list[pytest.Item]) -> dict[str, MarkdownPage]:
+    """The pages of ``pages`` that still have a block among ``items``."""
+    left = {id(i.parent) for i in items if isinstance(i, BlockItem)}
+    return {n: p for n, p in pages.items() if id(p) in left}
+
+
+def _test_file(item: pytest.Item) -> str:
+    """The file of a test that is not a page's block, as its node id names it."""
+    return item.nodeid.split("::", 1)[0]
+
+
 def _keep_shard(config: pytest.Config, items: list[pytest.Item], needs: Any, shard: str) -> None:
-    """Keep shard ``K/N``'s pages (a set-up page in every shard that needs it); other tests in 1/N.
+    """Keep shard ``K/N``'s pages (a set-up page in every shard that needs it) and test files.
 
-    A set-up page's run in any shard but the first of its shards is recorded in
-    the ledger as a copy (copy K), so that the shards' merged ledger holds each
-    page's own run once.
-
-    The split is :meth:`k8snotes.needs.Needs.spread` over the durations file
-    of the project (``k8snotes_durations``), the same in every job whatever
-    its cache holds.
+    The pages left to run (after ``--k8snotes-verified-by`` and
+    ``--k8snotes-changed``) and the other tests' files are spread together by
+    :meth:`k8snotes.needs.Needs.spread` (a test file needs nothing) over the
+    durations file of the project (``k8snotes_durations``): the same split in
+    every job whatever its cache holds. A set-up page's run in any shard but
+    the first of its shards is recorded in the ledger as a copy (copy K), so
+    that the shards' merged ledger holds each page's own run once.
     """
-    from k8snotes.needs import OTHER_TESTS, shard_index
+    from k8snotes.needs import Needs, shard_index
 
     try:
         index, count = shard_index(shard)
     except ValueError as exc:
         raise pytest.UsageError(f"--k8snotes-shard: {exc}") from None
-    weights = _page_weights(config, _block_counts(items))
-    plan = needs.spread(weights, count, first_load=weights.get(OTHER_TESTS, 0.0))
+    files = Counter(_test_file(i) for i in items if not isinstance(i, BlockItem))
+    weights = _page_weights(config, _block_counts(items), dict(files))
+    plan = Needs({**needs.needs, **{file: [] for file in files}}).spread(weights, count)
     _deselect(
         config,
         items,
         [
             i
             for i in items
-            if (isinstance(i, BlockItem) and index not in plan[_docs_name(i.parent)])
-            or (not isinstance(i, BlockItem) and index != 1)
+            if index
+            not in plan[_docs_name(i.parent) if isinstance(i, BlockItem) else _test_file(i)]
         ],
     )
     for item in items:  # a set-up page's own run is in its first shard; later ones run copies
@@ -247,17 +259,20 @@ DURATIONS_FILE = "page-durations.json"
 """Seconds each page took in this machine's last run, in the cache folder (for benchmarks)."""
 
 
-def _page_weights(config: pytest.Config, block_counts: dict[str, int]) -> dict[str, float]:
-    """Seconds per page from the project's durations file (``k8snotes_durations``).
+def _page_weights(
+    config: pytest.Config, block_counts: dict[str, int], test_files: dict[str, int] | None = None
+) -> dict[str, float]:
+    """Seconds per page (and per test file) from the project's durations file.
 
-    A page the file does not name counts 2 s a block. The file is the
-    project's, not the cache's: every job of a CI run splits the same way.
+    The file is ``k8snotes_durations``, the project's, not the cache's: every
+    job of a CI run splits the same way. A page the file does not name counts
+    2 s a block; a test file it does not name, 1 s a test.
     """
-    from k8snotes.needs import OTHER_TESTS, read_durations
+    from k8snotes.needs import read_durations
 
     value = config.getini("k8snotes_durations")
     recorded = read_durations(Path(config.rootpath) / value if value else None)
     weights = {name: recorded.get(name, 2.0 * count) for name, count in block_counts.items()}
-    if OTHER_TESTS in recorded:
-        weights[OTHER_TESTS] = recorded[OTHER_TESTS]
+    for file, count in (test_files or {}).items():
+        weights[file] = recorded.get(file, 1.0 * count)
     return weights

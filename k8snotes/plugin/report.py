@@ -134,7 +134,7 @@ def _finish_run(session: pytest.Session, state: _RunState) -> None:
         _record_green(session, state.recorder)
         if not hasattr(config, "workerinput"):
             _record_durations(state.recorder)
-    if state.ledger is not None and state.ledger.blocks:
+    if state.ledger is not None and (state.ledger.blocks or state.ledger.tests):
         from k8snotes.ledger import docker_version
 
         state.ledger.update_run(docker=docker_version())  # the engine runs until the release
@@ -143,8 +143,8 @@ def _finish_run(session: pytest.Session, state: _RunState) -> None:
         from k8snotes.ledger import latest_path
         from k8snotes.plugin.options import docs_folders
 
-        for docs in docs_folders(config)[:1]:
-            state.ledger.write_latest(latest_path(docs))
+        for docs in docs_folders(config)[:1] if state.ledger.blocks else []:
+            state.ledger.write_latest(latest_path(docs))  # the pages' record, for `status`
     if config.getoption("--k8snotes-keep"):
         return
     problems = state.bringup.close()
