@@ -31,7 +31,7 @@ serve: setup
 test: setup
 	$(BIN)/k8snotes setup
 	$(BIN)/pytest --markdown-docs --markdown-docs-syntax=superfences README.md k8snotes -q
-	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/pytest -n 3 --dist loadgroup --k8snotes-machines 2 $(PYTEST_ARGS)
 
 # The fast lane: no Docker engine, no cluster, no site build in a browser, no fresh virtualenv.
 check: setup

@@ -231,7 +231,6 @@ def _docs_folder(value: str | None) -> Path:
 def _cmd_ledger(args: argparse.Namespace) -> int:
     """``ledger merge``: combine shards' ledgers, check the cover; ``ledger durations``."""
     from k8snotes import ledger as ledgers
-    from k8snotes.needs import OTHER_TESTS
 
     if args.action == "durations":
         try:
@@ -242,17 +241,17 @@ def _cmd_ledger(args: argparse.Namespace) -> int:
         durations = ledgers.page_durations(source)
         tests = ledgers.durations_of_tests(source)
         out = Path(args.output)
-        if out.is_file():  # entries the ledger has no record of are kept as they were
+        previous: dict[str, float] = {}
+        if out.is_file():
             try:
                 previous = json.loads(out.read_text())
             except ValueError:
-                previous = {}
-            kept = {k: v for k, v in previous.items() if not str(k).endswith(".md")}
-            if tests:
-                kept = {k: v for k, v in kept.items() if k != OTHER_TESTS}
-            durations = {**kept, **durations, **tests}
-        else:
-            durations = {**durations, **tests}
+                pass
+        # The ledger's pages replace every page entry, its test files every other entry;
+        # a kind the ledger has no record of (a run of the tests alone) is kept as it was.
+        old_pages = {k: v for k, v in previous.items() if str(k).endswith(".md")}
+        old_tests = {k: v for k, v in previous.items() if not str(k).endswith(".md")}
+        durations = {**(durations or old_pages), **(tests or old_tests)}
         durations = dict(sorted(durations.items()))
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(durations, indent=1, sort_keys=True) + "\n")

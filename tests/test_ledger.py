@@ -662,6 +662,12 @@ def test_ledger_durations_writes_the_sorted_durations_file(
         "a.md": 10.0, "tasks/b.md": 10.0, "tests/test_a.py": 7.2
     }  # fmt: skip
     assert "1 test files, 7.2 s" in capsys.readouterr().out
+    # A run of the tests alone refreshes the test files and keeps the pages.
+    tests_only = Ledger.start(RunInfo(date=DATE))
+    tests_only.tests.append(L.TestFileRecord("tests/test_b.py", 3.0, passed=1))
+    tests_only.write(source)
+    assert main(["ledger", "durations", str(source), "-o", str(out)]) == 0
+    assert json.loads(out.read_text()) == {"a.md": 10.0, "tasks/b.md": 10.0, "tests/test_b.py": 3.0}
 
 
 def test_status_lists_the_pages_the_latest_ledger_does_not_vouch_for(

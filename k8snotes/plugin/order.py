@@ -199,7 +199,25 @@ def _machine_plan(
 ) -> dict[str, list[int]]:
     """The reader's machines of each page (see :meth:`k8snotes.needs.Needs.spread`)."""
     weights = _page_weights(config, _block_counts(items))
-    return dict(needs.spread(weights, config.stash[_STATE].machines))
+    return dict(needs.spread(weights, config.stash[_STATE].machines, _docker_load(config)))
+
+
+def _docker_load(config: pytest.Config) -> float:
+    """Recorded seconds of the Docker tests, which machine 1 runs beside its pages.
+
+    Counted on a whole run (pytest's ``testpaths``, as ``make test`` runs it) only,
+    from the ini and the durations file: the controller (whose collection comes
+    after ``-k``) and the workers come to the same figure.
+    """
+    from k8snotes.needs import read_durations
+
+    if config.args_source is not pytest.Config.ArgsSource.TESTPATHS:
+        return 0.0
+    value = config.getini("k8snotes_durations")
+    recorded = read_durations(Path(config.rootpath) / value if value else None)
+    root = str(config.rootpath) + "/"
+    docker = {str(p).removeprefix(root) for p in config.getini("k8snotes_docker_tests")}
+    return sum(recorded.get(f, 0.0) for f in sorted(docker))
 
 
 def _scheduler_machine_plan(config: pytest.Config) -> Any:
@@ -230,7 +248,7 @@ def _scheduler_machine_plan(config: pytest.Config) -> Any:
                     needs[name] = []
             counts[name_of[path]] += 1
         weights = _page_weights(config, dict(counts))
-        plan = Needs(needs).spread(weights, config.stash[_STATE].machines)
+        plan = Needs(needs).spread(weights, config.stash[_STATE].machines, _docker_load(config))
         return lambda path: plan.get(name_of.get(path, ""), [1])[0]
 
     return plan_for

@@ -128,8 +128,11 @@ class _RunState:
 
     @functools.cached_property
     def machines(self) -> int:
-        """Reader's machines side by side: the ini or option value, at most one per worker."""
-        if not self.reader_mode:
+        """Reader's machines side by side: the ini or option value, at most one per worker.
+
+        One in a CI shard (``--k8snotes-shard``): a shard is one machine.
+        """
+        if not self.reader_mode or self.config.getoption("--k8snotes-shard"):
             return 1
         wanted = self.config.getoption("--k8snotes-machines")
         if wanted is None:

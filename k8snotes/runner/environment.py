@@ -8,8 +8,10 @@ the images the site's pages run, and loads them into the cluster.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -192,23 +194,47 @@ def page_prelude() -> str:
     ``kind create cluster`` goes through :mod:`k8snotes.runner.kindshim` and a
     ``kubectl`` command naming an ``https://`` URL through
     :mod:`k8snotes.runner.urlshim`; every other command runs unchanged. Each
-    change they make is printed and listed in the test report.
+    change they make is printed and listed in the test report. They run on the
+    runner's own Python (by its full path): the page's ``python3`` is the reader's.
     """
-    return r"""
-kind() {
+    python = shlex.quote(sys.executable)
+    return rf"""
+kind() {{
   if [ "$1 $2" = "create cluster" ]; then
-    K8SNOTES_SHIM_DIR="$__K8SNOTES_META" python3 -m k8snotes.runner.kindshim "$@"
+    K8SNOTES_SHIM_DIR="$__K8SNOTES_META" {python} -m k8snotes.runner.kindshim "$@"
     return
   fi
   command kind "$@"
-}
-kubectl() {
+}}
+kubectl() {{
   case " $* " in
-    *https://*) python3 -m k8snotes.runner.urlshim "$@"; return ;;
+    *https://*) {python} -m k8snotes.runner.urlshim "$@"; return ;;
   esac
   command kubectl "$@"
-}
+}}
 """
+
+
+def reader_path(path: str) -> str:
+    """``path`` (a ``PATH``) without the runner's own virtualenv, as a reader's terminal has it.
+
+    The runner's Python packages (the ``kubernetes`` client among them) are not
+    the reader's: a page that uses one installs it, as the reader does.
+
+    ```python
+    import sys
+    from pathlib import Path
+
+    from k8snotes.runner.environment import reader_path
+
+    own = str(Path(sys.prefix) / "bin")
+    assert own not in reader_path(f"/usr/local/bin:{own}:/usr/bin").split(":")
+    ```
+    """
+    if sys.prefix == sys.base_prefix:
+        return path
+    own = (Path(sys.prefix) / "bin").resolve()
+    return os.pathsep.join(p for p in path.split(os.pathsep) if p and Path(p).resolve() != own)
 
 
 READER_CLUSTER = "kind"
@@ -275,7 +301,7 @@ class ReaderRun:
         kube_dir = binaries.ensure(binaries.KUBERNETES)
         helm_dir = binaries.ensure(binaries.HELM)
         env_path = os.pathsep.join(
-            [str(kind_dir), str(kube_dir), str(helm_dir), os.environ.get("PATH", "")]
+            [str(kind_dir), str(kube_dir), str(helm_dir), reader_path(os.environ.get("PATH", ""))]
         )
         existing = subprocess.run(
             [str(kind_dir / "kind"), "get", "clusters"], capture_output=True, text=True, timeout=60
