@@ -309,6 +309,23 @@ def table(by_place: dict[str, float], busy: float, blocks: int | None) -> Iterat
     yield f"| **all (busy CPU, /proc/stat)** | **{busy:.0f}** | **{per_total}** | 100% |"
 
 
+UNACCOUNTED_LIMIT = 0.5
+"""Above this share of the busy CPU in no process's record, the places are not to be trusted."""
+
+
+def accounting_warning(by_place: dict[str, float], busy: float) -> str | None:
+    """A warning when most of the busy CPU is in no process's record (accounting lost them)."""
+    if busy <= 0:
+        return None
+    unaccounted = max(0.0, busy - sum(by_place.values())) / busy
+    if unaccounted <= UNACCOUNTED_LIMIT:
+        return None
+    return (
+        f"WARNING: {unaccounted:.0%} of the busy CPU is in no process's record: process "
+        "accounting lost records this run, so the places above are not to be trusted"
+    )
+
+
 def compare(per_block: float, reference: Path) -> str:
     """How this run's core-seconds per block compare with the recorded one."""
     if not reference.exists():
@@ -338,6 +355,8 @@ def main(argv: Iterable[str] | None = None) -> int:
     print(f"executed blocks: {blocks if blocks is not None else 'not found in the output'}")
     for line in table(by_place, busy, blocks):
         print(line)
+    if warning := accounting_warning(by_place, busy):
+        print(warning)
     figures = {
         "commit": commit,
         "date": time.strftime("%Y-%m-%d"),
@@ -353,7 +372,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         print(compare(busy / blocks, REFERENCE))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1) + "\n")
-    if args.record and blocks and code == 0:
+    if args.record and blocks and code == 0 and warning is None:
         REFERENCE.parent.mkdir(parents=True, exist_ok=True)
         REFERENCE.write_text(json.dumps(figures, indent=1) + "\n")
         print(f"recorded as the reference: {REFERENCE}")

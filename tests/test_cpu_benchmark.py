@@ -101,6 +101,12 @@ def test_executed_blocks_add_up_over_shards() -> None:
     assert cpu.executed_blocks("no summary") is None
 
 
+def test_a_run_whose_records_were_lost_is_not_trusted() -> None:
+    assert cpu.accounting_warning({"kubectl": 60.0, "browser": 20.0}, 100.0) is None
+    warning = cpu.accounting_warning({"kubectl": 11.0, "browser": 30.0}, 100.0)
+    assert warning is not None and "59% of the busy CPU" in warning
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="process accounting (acct(2)) needs root")
 @pytest.mark.skipif(
     "K8SNOTES_ACCOUNTING" in os.environ,
