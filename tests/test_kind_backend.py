@@ -6,6 +6,7 @@ import json
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -160,6 +161,54 @@ spec:
 """
 
 
+ONLY_CLIENTS = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: only-clients}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {role: client}}}]
+"""
+
+
+def _answers(backend: KindBackend, pod: str, ip: str) -> bool:
+    """True when ``pod`` gets an HTTP answer from ``ip``:8080 within 3 s."""
+    fetch = "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=3)"
+    url = f"http://{ip}:8080/"
+    ran = backend.kubectl("exec", pod, "--", "python3", "-c", fetch, url, check=False)
+    return ran.returncode == 0
+
+
+def _becomes(predicate: Callable[[], bool], timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(1)
+    return False
+
+
+def _network_policy_across_nodes(backend: KindBackend, pods: list[dict]) -> None:
+    """A policy's pod selector matches a client on another node (its source is its Pod IP).
+
+    The stand-in network daemon masquerades only what leaves the pod range: had it
+    masqueraded traffic between nodes, the client's packets would come from its
+    node's address, and the rule allowing ``role=client`` would never let them in.
+    """
+    client, server = sorted(pods, key=lambda p: p["spec"]["nodeName"])
+    assert client["spec"]["nodeName"] != server["spec"]["nodeName"]
+    name, ip = client["metadata"]["name"], server["status"]["podIP"]
+    assert _becomes(lambda: _answers(backend, name, ip)), "no answer before any policy"
+    backend.kubectl("apply", "-f", "-", input=ONLY_CLIENTS)
+    assert _becomes(lambda: not _answers(backend, name, ip)), "the policy never blocked"
+    backend.kubectl("label", "pod", name, "role=client")
+    assert _becomes(lambda: _answers(backend, name, ip)), (
+        "a client labelled role=client on another node is still blocked"
+    )
+    backend.kubectl("delete", "networkpolicy", "only-clients")
+
+
 def _get(url: str, timeout: float = 90) -> str:
     deadline = time.monotonic() + timeout
     while True:
@@ -210,6 +259,7 @@ def test_real_cluster_with_addons(tmp_path: Path) -> None:
         assert "hello-ingress" in _get("http://127.0.0.1:8081/ingress/")
         assert "hello-gateway" in _get("http://127.0.0.1:8081/gateway/")
         assert backend.wait_metrics(), "kubectl top nodes never answered"
+        _network_policy_across_nodes(backend, pods["items"])
     finally:
         backend.down(stop_engine=False)
         left = subprocess.run(
