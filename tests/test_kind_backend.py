@@ -280,6 +280,7 @@ def test_a_bring_up_that_fails_after_kind_create_deletes_the_cluster_it_made(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Rollback: a cluster this bring-up made but could not finish is not left running."""
+    was_running = docker.engine_running()
     docker.ensure_engine()
     backend = KindBackend(
         "k8snotes-rollback", state=tmp_path, workers=0, host_port=8082, addons_enabled=False
@@ -289,12 +290,23 @@ def test_a_bring_up_that_fails_after_kind_create_deletes_the_cluster_it_made(
         raise RuntimeError("the nodes never became Ready")
 
     monkeypatch.setattr(backend, "wait_ready", never_ready)
-    with pytest.raises(RuntimeError, match="never became Ready"):
-        backend.up()
-    left = subprocess.run(
-        ["docker", "ps", "-a", "--filter", "label=io.x-k8s.kind.cluster=k8snotes-rollback", "-q"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
+    try:
+        with pytest.raises(RuntimeError, match="never became Ready"):
+            backend.up()
+        left = subprocess.run(
+            [
+                "docker",
+                "ps",
+                "-a",
+                "--filter",
+                "label=io.x-k8s.kind.cluster=k8snotes-rollback",
+                "-q",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
+    finally:
+        if not was_running:  # what the test starts it stops (a run found it left running)
+            docker.stop_engine()
     assert left == ""
