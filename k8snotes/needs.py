@@ -139,7 +139,7 @@ class Needs:
         needing the one before, is one group); the groups go, heaviest first,
         to the machine whose load grows least, counting the set-up pages it
         would have to run first. ``first_load`` is work machine 1 has besides
-        the pages (the other tests, on shard 1). A pure function of its
+        the pages (the Docker tests it runs). A pure function of its
         arguments: every CI job computes the same split.
 
         ```python
@@ -200,14 +200,6 @@ def shard_index(shard: str) -> tuple[int, int]:
     if not (sep and k.isdigit() and n.isdigit()) or not 1 <= int(k) <= int(n):
         raise ValueError(f"a shard is K/N with 1 <= K <= N, not {shard!r}")
     return int(k), int(n)
-
-
-OTHER_TESTS = "(other tests)"
-"""An older durations file's one entry for all the tests that are not pages (now ignored).
-
-``k8snotes ledger durations`` replaces it with an entry per test file, from a
-ledger's ``tests`` records: shards spread test files as they spread pages.
-"""
 
 
 def read_durations(path: Path | None) -> dict[str, float]:

@@ -24,23 +24,21 @@ def pytest_collection_modifyitems(
     A page's ``teardown`` blocks (undoing the state it made for others) run
     right after the last page that needs it on the same machine.
     """
-    from k8snotes.needs import Needs
-
     pages: dict[str, MarkdownPage] = {}
     for item in items:
         if isinstance(item, BlockItem):
             pages.setdefault(_docs_name(item.parent), item.parent)  # type: ignore[arg-type]
-    needs = Needs({name: page.settings.needs for name, page in pages.items()})
+    needs = _needs_of(pages)
     if pages and config.getoption("--k8snotes-changed"):
         _keep_changed(config, items, pages, needs)
     if pages and (verified_by := config.getoption("--k8snotes-verified-by")):
         _keep_unverified(config, items, pages, needs, Path(verified_by))
     pages = _present(pages, items)
-    needs = Needs({name: page.settings.needs for name, page in pages.items()})
+    needs = _needs_of(pages)
     if shard := config.getoption("--k8snotes-shard"):
         _keep_shard(config, items, needs, shard)
         pages = _present(pages, items)
-        needs = Needs({name: page.settings.needs for name, page in pages.items()})
+        needs = _needs_of(pages)
     if not pages:
         return
     rank: dict[str, float] = {name: i for i, name in enumerate(needs.order())}
@@ -75,6 +73,13 @@ def _deselect(config: pytest.Config, items: list[pytest.Item], dropped: list[pyt
         config.hook.pytest_deselected(items=dropped)
         gone = {id(i) for i in dropped}
         items[:] = [i for i in items if id(i) not in gone]
+
+
+def _needs_of(pages: dict[str, MarkdownPage]) -> Any:
+    """The ``needs`` graph of ``pages`` (:class:`k8snotes.needs.Needs`)."""
+    from k8snotes.needs import Needs
+
+    return Needs({name: page.settings.needs for name, page in pages.items()})
 
 
 def _present(pages: dict[str, MarkdownPage], items: list[pytest.Item]) -> dict[str, MarkdownPage]:
@@ -209,12 +214,9 @@ def _docker_load(config: pytest.Config) -> float:
     from the ini and the durations file: the controller (whose collection comes
     after ``-k``) and the workers come to the same figure.
     """
-    from k8snotes.needs import read_durations
-
     if config.args_source is not pytest.Config.ArgsSource.TESTPATHS:
         return 0.0
-    value = config.getini("k8snotes_durations")
-    recorded = read_durations(Path(config.rootpath) / value if value else None)
+    recorded = _recorded_durations(config)
     root = str(config.rootpath) + "/"
     docker = {str(p).removeprefix(root) for p in config.getini("k8snotes_docker_tests")}
     return sum(recorded.get(f, 0.0) for f in sorted(docker))
@@ -277,6 +279,14 @@ DURATIONS_FILE = "page-durations.json"
 """Seconds each page took in this machine's last run, in the cache folder (for benchmarks)."""
 
 
+def _recorded_durations(config: pytest.Config) -> dict[str, float]:
+    """The project's durations file (``k8snotes_durations``): page or test file -> seconds."""
+    from k8snotes.needs import read_durations
+
+    value = config.getini("k8snotes_durations")
+    return read_durations(Path(config.rootpath) / value if value else None)
+
+
 def _page_weights(
     config: pytest.Config, block_counts: dict[str, int], test_files: dict[str, int] | None = None
 ) -> dict[str, float]:
@@ -286,10 +296,7 @@ def _page_weights(
     job of a CI run splits the same way. A page the file does not name counts
     2 s a block; a test file it does not name, 1 s a test.
     """
-    from k8snotes.needs import read_durations
-
-    value = config.getini("k8snotes_durations")
-    recorded = read_durations(Path(config.rootpath) / value if value else None)
+    recorded = _recorded_durations(config)
     weights = {name: recorded.get(name, 2.0 * count) for name, count in block_counts.items()}
     for file, count in (test_files or {}).items():
         weights[file] = recorded.get(file, 1.0 * count)
